@@ -1,0 +1,11 @@
+//! Compiles the gRPC API from `proto/` with protox, so no system `protoc` is needed.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let proto = "proto/eventstream/v1/eventstream.proto";
+    println!("cargo:rerun-if-changed={proto}");
+    let descriptors = protox::compile([proto], ["proto"])?;
+    tonic_prost_build::configure()
+        .bytes(".eventstream.v1")
+        .compile_fds(descriptors)?;
+    Ok(())
+}
