@@ -1,3 +1,13 @@
-pub mod pb {
-    tonic::include_proto!("eventstream.v1");
-}
+//! eventstream: a single-binary, durable gRPC event-streaming server.
+//!
+//! Layers, top to bottom: [`api`] (gRPC ⇄ domain), [`engine`] (topics, group commit,
+//! subscriptions), [`storage`] (the sled-backed log). [`server::run`] wires them together.
+
+pub mod api;
+pub mod config;
+pub mod engine;
+pub mod model;
+pub mod server;
+pub mod storage;
+
+pub use api::pb;

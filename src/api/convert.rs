@@ -1,0 +1,279 @@
+//! Conversions between the generated proto types and the domain types, validating on the way in.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use super::pb;
+use crate::engine::{Delivery, StartAt, SubscribeSpec};
+use crate::model::{
+    AppendResult, Event, InvalidTopicName, MAX_IDEMPOTENCY_KEY_BYTES, NewEvent, Timestamp,
+    TopicConfig, TopicInfo, TopicName, to_proto_time,
+};
+
+/// Why a request was rejected before reaching the engine; becomes INVALID_ARGUMENT.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidRequest {
+    /// The topic name breaks the naming rules.
+    #[error("invalid topic name {name:?}: {reason}")]
+    TopicName {
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        reason: InvalidTopicName,
+    },
+    /// Publish without events.
+    #[error("a Publish request needs at least one event")]
+    NoEvents,
+    /// An event without a type.
+    #[error("event {index}: `type` must not be empty")]
+    EmptyType {
+        /// Position of the event in the request.
+        index: usize,
+    },
+    /// An idempotency key over the limit.
+    #[error(
+        "event {index}: idempotency_key is {len} bytes; the limit is {MAX_IDEMPOTENCY_KEY_BYTES}"
+    )]
+    IdempotencyKeyTooLong {
+        /// Position of the event in the request.
+        index: usize,
+        /// The key's length.
+        len: usize,
+    },
+    /// A payload over the server's limit.
+    #[error(
+        "event {index}: payload is {len} bytes; this server accepts at most {limit} (--max-event-bytes)"
+    )]
+    PayloadTooLarge {
+        /// Position of the event in the request.
+        index: usize,
+        /// The payload's length.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A timestamp or duration that cannot be represented.
+    #[error("{field}: {reason}")]
+    BadTime {
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// An unknown enum value.
+    #[error("position: unknown StartPosition value {0}")]
+    UnknownPosition(i32),
+}
+
+/// Validates a topic name from a request.
+pub fn topic_name(name: String) -> Result<TopicName, InvalidRequest> {
+    TopicName::new(name.clone()).map_err(|reason| InvalidRequest::TopicName { name, reason })
+}
+
+/// Validates a Publish's events.
+pub fn new_events(
+    events: Vec<pb::EventData>,
+    max_event_bytes: usize,
+) -> Result<Vec<NewEvent>, InvalidRequest> {
+    if events.is_empty() {
+        return Err(InvalidRequest::NoEvents);
+    }
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(index, event)| {
+            if event.r#type.is_empty() {
+                return Err(InvalidRequest::EmptyType { index });
+            }
+            if event.idempotency_key.len() > MAX_IDEMPOTENCY_KEY_BYTES {
+                return Err(InvalidRequest::IdempotencyKeyTooLong {
+                    index,
+                    len: event.idempotency_key.len(),
+                });
+            }
+            if event.payload.len() > max_event_bytes {
+                return Err(InvalidRequest::PayloadTooLarge {
+                    index,
+                    len: event.payload.len(),
+                    limit: max_event_bytes,
+                });
+            }
+            Ok(NewEvent {
+                event_type: event.r#type,
+                payload: event.payload,
+                idempotency_key: Some(event.idempotency_key).filter(|key| !key.is_empty()),
+                key: event.key,
+                headers: event.headers.into_iter().collect(),
+                content_type: event.content_type,
+                schema_version: event.schema_version,
+            })
+        })
+        .collect()
+}
+
+fn timestamp(
+    field: &'static str,
+    time: prost_types::Timestamp,
+) -> Result<Timestamp, InvalidRequest> {
+    let bad = |reason| InvalidRequest::BadTime { field, reason };
+    let seconds = u64::try_from(time.seconds).map_err(|_| bad("must not be before 1970"))?;
+    let nanos = u64::try_from(time.nanos)
+        .ok()
+        .filter(|nanos| *nanos < 1_000_000_000)
+        .ok_or(bad("nanos must be within 0..1e9"))?;
+    seconds
+        .checked_mul(1_000_000_000)
+        .and_then(|n| n.checked_add(nanos))
+        .map(Timestamp)
+        .ok_or(bad("too far in the future"))
+}
+
+fn duration(field: &'static str, value: prost_types::Duration) -> Result<Duration, InvalidRequest> {
+    Duration::try_from(value).map_err(|_| InvalidRequest::BadTime {
+        field,
+        reason: "must be a non-negative duration",
+    })
+}
+
+/// Validates a Subscribe request.
+pub fn subscribe_spec(request: &pb::SubscribeRequest) -> Result<SubscribeSpec, InvalidRequest> {
+    use pb::subscribe_request::Start;
+    let start = match request.start {
+        None => StartAt::Earliest,
+        Some(Start::FromOffset(offset)) => StartAt::Offset(offset),
+        Some(Start::FromTime(time)) => StartAt::Time(timestamp("from_time", time)?),
+        Some(Start::Position(position)) => match pb::StartPosition::try_from(position) {
+            Ok(pb::StartPosition::Unspecified | pb::StartPosition::Earliest) => StartAt::Earliest,
+            Ok(pb::StartPosition::Latest) => StartAt::Latest,
+            Err(_) => return Err(InvalidRequest::UnknownPosition(position)),
+        },
+    };
+    Ok(SubscribeSpec {
+        start,
+        types: request.types.iter().cloned().collect::<HashSet<_>>(),
+        key: Some(request.key.clone()).filter(|key| !key.is_empty()),
+        stop_at_end: request.stop_at_end,
+    })
+}
+
+/// Validates a topic configuration; unset fields get the defaults.
+pub fn topic_config(
+    config: Option<pb::TopicConfig>,
+    defaults: TopicConfig,
+) -> Result<TopicConfig, InvalidRequest> {
+    let Some(config) = config else {
+        return Ok(defaults);
+    };
+    Ok(TopicConfig {
+        retention_age: config
+            .retention_age
+            .map(|age| duration("config.retention_age", age))
+            .transpose()?
+            .filter(|age| !age.is_zero()),
+        retention_events: Some(config.retention_events).filter(|n| *n > 0),
+        retention_bytes: Some(config.retention_bytes).filter(|n| *n > 0),
+        dedup_window: config
+            .dedup_window
+            .map(|window| duration("config.dedup_window", window))
+            .transpose()?
+            .unwrap_or(defaults.dedup_window),
+    })
+}
+
+fn proto_duration(duration: Duration) -> prost_types::Duration {
+    prost_types::Duration::try_from(duration).unwrap_or(prost_types::Duration {
+        seconds: i64::MAX,
+        nanos: 0,
+    })
+}
+
+impl From<TopicInfo> for pb::Topic {
+    fn from(info: TopicInfo) -> Self {
+        Self {
+            name: info.name.to_string(),
+            config: Some(pb::TopicConfig {
+                retention_age: info.config.retention_age.map(proto_duration),
+                retention_events: info.config.retention_events.unwrap_or(0),
+                retention_bytes: info.config.retention_bytes.unwrap_or(0),
+                dedup_window: Some(proto_duration(info.config.dedup_window)),
+            }),
+            first_offset: info.bounds.first_offset,
+            next_offset: info.bounds.next_offset,
+            size_bytes: info.bounds.size_bytes,
+            create_time: Some(to_proto_time(info.create_time)),
+        }
+    }
+}
+
+impl From<AppendResult> for pb::PublishResult {
+    fn from(result: AppendResult) -> Self {
+        Self {
+            offset: result.offset,
+            id: result.id.to_string(),
+            time: Some(to_proto_time(result.time)),
+            duplicate: result.duplicate,
+        }
+    }
+}
+
+impl From<Event> for pb::Event {
+    fn from(event: Event) -> Self {
+        Self {
+            id: event.id,
+            topic: event.topic,
+            offset: event.offset,
+            time: event.time,
+            r#type: event.event_type,
+            payload: event.payload,
+            idempotency_key: event.idempotency_key,
+            key: event.key,
+            headers: event.headers.into_iter().collect(),
+            content_type: event.content_type,
+            schema_version: event.schema_version,
+        }
+    }
+}
+
+impl From<Delivery> for pb::SubscribeResponse {
+    fn from(delivery: Delivery) -> Self {
+        Self {
+            events: delivery.events.into_iter().map(pb::Event::from).collect(),
+            next_offset: delivery.next_offset,
+            caught_up: delivery.caught_up,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    #[test]
+    fn stored_events_decode_as_proto_events() {
+        let event = Event {
+            id: "0190-…".into(),
+            topic: "orders".into(),
+            offset: 9,
+            time: Some(to_proto_time(Timestamp(5_000_000_001))),
+            event_type: "OrderPlaced".into(),
+            payload: bytes::Bytes::from_static(b"{}"),
+            idempotency_key: "k".into(),
+            key: "order-1".into(),
+            headers: [("trace".to_string(), "abc".to_string())].into(),
+            content_type: "application/json".into(),
+            schema_version: 2,
+        };
+        let decoded = pb::Event::decode(event.encode_to_vec().as_slice()).unwrap();
+        assert_eq!(decoded, pb::Event::from(event));
+    }
+
+    #[test]
+    fn times_before_the_epoch_are_rejected() {
+        let time = prost_types::Timestamp {
+            seconds: -1,
+            nanos: 0,
+        };
+        assert!(timestamp("from_time", time).is_err());
+    }
+}

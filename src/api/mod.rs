@@ -1,0 +1,114 @@
+//! The gRPC layer: translates between the proto and the engine, and errors into statuses.
+
+mod convert;
+mod status;
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status};
+
+use crate::engine::Broker;
+
+/// Types generated from `proto/eventstream/v1/eventstream.proto`.
+pub mod pb {
+    tonic::include_proto!("eventstream.v1");
+}
+
+pub use pb::event_stream_service_server::EventStreamServiceServer;
+
+/// The `EventStreamService` implementation.
+pub struct EventStreamApi {
+    broker: Arc<Broker>,
+    max_event_bytes: usize,
+}
+
+impl EventStreamApi {
+    /// Serves `broker`, refusing payloads over `max_event_bytes`.
+    pub fn new(broker: Arc<Broker>, max_event_bytes: usize) -> Self {
+        Self {
+            broker,
+            max_event_bytes,
+        }
+    }
+}
+
+type SubscribeStream = Pin<Box<dyn Stream<Item = Result<pb::SubscribeResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl pb::event_stream_service_server::EventStreamService for EventStreamApi {
+    async fn publish(
+        &self,
+        request: Request<pb::PublishRequest>,
+    ) -> Result<Response<pb::PublishResponse>, Status> {
+        let request = request.into_inner();
+        let topic = convert::topic_name(request.topic)?;
+        let events = convert::new_events(request.events, self.max_event_bytes)?;
+        let results = self.broker.publish(&topic, events).await?;
+        Ok(Response::new(pb::PublishResponse {
+            results: results.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    type SubscribeStream = SubscribeStream;
+
+    async fn subscribe(
+        &self,
+        request: Request<pb::SubscribeRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let request = request.into_inner();
+        let spec = convert::subscribe_spec(&request)?;
+        let topic = convert::topic_name(request.topic)?;
+        let deliveries = self.broker.subscribe(&topic, spec).await?;
+        let responses = deliveries.map(|delivery| {
+            delivery
+                .map(pb::SubscribeResponse::from)
+                .map_err(Status::from)
+        });
+        Ok(Response::new(Box::pin(responses)))
+    }
+
+    async fn create_topic(
+        &self,
+        request: Request<pb::CreateTopicRequest>,
+    ) -> Result<Response<pb::CreateTopicResponse>, Status> {
+        let request = request.into_inner();
+        let name = convert::topic_name(request.name)?;
+        let config = convert::topic_config(request.config, self.broker.default_config())?;
+        let topic = self.broker.create_topic(name, config).await?;
+        Ok(Response::new(pb::CreateTopicResponse {
+            topic: Some(topic.into()),
+        }))
+    }
+
+    async fn get_topic(
+        &self,
+        request: Request<pb::GetTopicRequest>,
+    ) -> Result<Response<pb::GetTopicResponse>, Status> {
+        let name = convert::topic_name(request.into_inner().name)?;
+        let topic = self.broker.get_topic(&name)?;
+        Ok(Response::new(pb::GetTopicResponse {
+            topic: Some(topic.into()),
+        }))
+    }
+
+    async fn list_topics(
+        &self,
+        _request: Request<pb::ListTopicsRequest>,
+    ) -> Result<Response<pb::ListTopicsResponse>, Status> {
+        let topics = self.broker.list_topics();
+        Ok(Response::new(pb::ListTopicsResponse {
+            topics: topics.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    async fn delete_topic(
+        &self,
+        request: Request<pb::DeleteTopicRequest>,
+    ) -> Result<Response<pb::DeleteTopicResponse>, Status> {
+        let name = convert::topic_name(request.into_inner().name)?;
+        self.broker.delete_topic(&name).await?;
+        Ok(Response::new(pb::DeleteTopicResponse {}))
+    }
+}

@@ -1,0 +1,91 @@
+//! Server configuration: every setting has a flag, an `EVENTSTREAM_*` variable and a default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// When an append counts as done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FsyncPolicy {
+    /// Acknowledge only after the data reached the disk (flush + fsync): survives power loss.
+    Always,
+    /// Acknowledge once the data is in the store's memory; sled writes it out within ~500 ms.
+    /// A crash or power cut can lose the most recent acknowledged events.
+    Never,
+}
+
+/// Settings of `eventstream serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Address to listen on for gRPC.
+    #[arg(long, env = "EVENTSTREAM_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+
+    /// Directory holding the data; created if missing.
+    #[arg(long, env = "EVENTSTREAM_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Create topics on their first Publish or Subscribe.
+    #[arg(long, env = "EVENTSTREAM_AUTO_CREATE_TOPICS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub auto_create_topics: bool,
+
+    /// `always`: acknowledge after fsync; `never`: trade durability for speed.
+    #[arg(long, env = "EVENTSTREAM_FSYNC", value_enum, default_value = "always")]
+    pub fsync: FsyncPolicy,
+
+    /// Largest accepted event payload, in bytes.
+    #[arg(long, env = "EVENTSTREAM_MAX_EVENT_BYTES", default_value_t = 1024 * 1024)]
+    pub max_event_bytes: usize,
+
+    /// Largest accepted gRPC request, in bytes.
+    #[arg(long, env = "EVENTSTREAM_MAX_REQUEST_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_request_bytes: usize,
+
+    /// How long idempotency keys are remembered, for topics that do not set their own window.
+    #[arg(long, env = "EVENTSTREAM_DEFAULT_DEDUP_WINDOW", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub default_dedup_window: Duration,
+
+    /// Memory sled may use to cache the log, in bytes.
+    #[arg(long, env = "EVENTSTREAM_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub cache_bytes: u64,
+
+    /// How often retention and idempotency-key expiry run.
+    #[arg(long, env = "EVENTSTREAM_RETENTION_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub retention_interval: Duration,
+}
+
+impl Config {
+    /// The defaults, with data in `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            data_dir: data_dir.into(),
+            auto_create_topics: true,
+            fsync: FsyncPolicy::Always,
+            max_event_bytes: 1024 * 1024,
+            max_request_bytes: 16 * 1024 * 1024,
+            default_dedup_window: Duration::from_secs(24 * 3600),
+            cache_bytes: 64 * 1024 * 1024,
+            retention_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    #[test]
+    fn flag_defaults_match_config_new() {
+        let parsed = Cli::parse_from(["eventstream"]).config;
+        let built = Config::new("./data");
+        assert_eq!(format!("{parsed:?}"), format!("{built:?}"));
+    }
+}

@@ -1,0 +1,75 @@
+use std::sync::Arc;
+
+use crate::model::TopicName;
+use crate::storage::StoreError;
+
+/// What can go wrong between the gRPC layer and the store.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EngineError {
+    /// The topic does not exist (and may not be created implicitly).
+    #[error("topic {0:?} does not exist")]
+    TopicNotFound(TopicName),
+    /// CreateTopic on a name that is taken.
+    #[error("topic {0:?} already exists")]
+    TopicExists(TopicName),
+    /// A start offset outside the retained range.
+    #[error(
+        "offset {requested} is outside topic {topic:?}'s range: valid start offsets are {first} to {next} (inclusive; {next} waits for the next event)"
+    )]
+    OffsetOutOfRange {
+        /// The topic.
+        topic: TopicName,
+        /// The offset asked for.
+        requested: u64,
+        /// The oldest retained offset.
+        first: u64,
+        /// The offset the next event will get.
+        next: u64,
+    },
+    /// Retention removed events before a subscriber got to them.
+    #[error(
+        "events of topic {topic:?} from offset {position} were removed by retention before they were delivered; the oldest retained offset is now {first}"
+    )]
+    Trimmed {
+        /// The topic.
+        topic: TopicName,
+        /// The subscriber's position.
+        position: u64,
+        /// The oldest retained offset.
+        first: u64,
+    },
+    /// An idempotency key reused for a different event.
+    #[error(
+        "idempotency key {key:?} was already used in topic {topic:?} for a different event (offset {offset}) with another type or payload; nothing of this request was appended"
+    )]
+    IdempotencyConflict {
+        /// The topic.
+        topic: TopicName,
+        /// The reused key.
+        key: String,
+        /// The offset of the event that first used it.
+        offset: u64,
+    },
+    /// The server is shutting down.
+    #[error("the server is shutting down; reconnect and resume")]
+    ShuttingDown,
+    /// The store failed.
+    #[error(transparent)]
+    Storage(Arc<StoreError>),
+}
+
+impl From<StoreError> for EngineError {
+    fn from(error: StoreError) -> Self {
+        Self::Storage(Arc::new(error))
+    }
+}
+
+impl From<tokio::task::JoinError> for EngineError {
+    fn from(error: tokio::task::JoinError) -> Self {
+        // A storage call panicked or was cancelled; report it as a storage failure.
+        Self::Storage(Arc::new(StoreError::Io {
+            action: "running a storage task".into(),
+            source: std::io::Error::other(error.to_string()),
+        }))
+    }
+}

@@ -1,0 +1,267 @@
+//! Subscriptions: a producer task per subscriber that reads the durable log by offset and sends
+//! batches through a small bounded channel.
+//!
+//! The task never holds more than one read chunk plus the channel's few batches, so a subscriber
+//! that stops reading stalls only its own task: gRPC flow control fills, `send` waits, and the
+//! server's memory stays flat. Live events are found the same way as history: the task waits for
+//! the topic's durable end offset to move, then reads from the log, so the switch from catch-up
+//! to live can neither skip nor repeat an event.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::EngineError;
+use super::topic::{TopicHandle, Visible};
+use crate::model::{Event, Timestamp};
+use crate::storage::StoreError;
+
+/// Responses buffered per subscriber before the producer waits for the client.
+const CHANNEL_CAPACITY: usize = 4;
+/// Payload bytes one read from the log aims for.
+const READ_CHUNK_BYTES: usize = 1024 * 1024;
+/// Payload bytes one response aims for (a larger single event still goes out alone).
+const RESPONSE_BYTES: usize = 1024 * 1024;
+/// Events one response carries at most.
+const RESPONSE_EVENTS: usize = 4096;
+
+/// Where a subscription starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    /// At this offset (inclusive).
+    Offset(u64),
+    /// At the first event appended at or after this time.
+    Time(Timestamp),
+    /// At the oldest retained event.
+    Earliest,
+    /// After the newest event.
+    Latest,
+}
+
+/// What a subscriber asks for.
+#[derive(Debug, Clone)]
+pub struct SubscribeSpec {
+    /// Where to start.
+    pub start: StartAt,
+    /// Deliver only these types; empty means all.
+    pub types: HashSet<String>,
+    /// Deliver only events with this key.
+    pub key: Option<String>,
+    /// End the stream at the end of the log as of the call.
+    pub stop_at_end: bool,
+}
+
+impl SubscribeSpec {
+    fn wants(&self, event: &Event) -> bool {
+        (self.types.is_empty() || self.types.contains(&event.event_type))
+            && self.key.as_ref().is_none_or(|key| *key == event.key)
+    }
+}
+
+/// One response of a subscription.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// Events that passed the filters, in offset order.
+    pub events: Vec<Event>,
+    /// Where to resume: just past the last event examined.
+    pub next_offset: u64,
+    /// Whether this response reaches the end of the log as it stood.
+    pub caught_up: bool,
+}
+
+/// The stream of a subscription; ends with an error item or, for `stop_at_end`, without one.
+pub type Deliveries = tokio_stream::wrappers::ReceiverStream<Result<Delivery, EngineError>>;
+
+/// Resolves the start and spawns the producer task.
+pub(super) fn start(
+    topic: Arc<TopicHandle>,
+    spec: SubscribeSpec,
+    shutdown: CancellationToken,
+    tasks: &tokio_util::task::TaskTracker,
+) -> Result<Deliveries, EngineError> {
+    let mut visible = topic.visible();
+    let bounds = *visible.borrow_and_update();
+    let position = resolve_start(&topic, spec.start, bounds)?;
+    let end = spec.stop_at_end.then_some(bounds.next_offset);
+    let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
+    let producer = Producer {
+        topic,
+        spec,
+        visible,
+        sender,
+        position,
+        end,
+        last_sent: None,
+        announced_caught_up: false,
+        shutdown,
+    };
+    tasks.spawn(producer.run());
+    Ok(Deliveries::new(receiver))
+}
+
+fn resolve_start(topic: &TopicHandle, start: StartAt, bounds: Visible) -> Result<u64, EngineError> {
+    match start {
+        StartAt::Earliest => Ok(bounds.first_offset),
+        StartAt::Latest => Ok(bounds.next_offset),
+        StartAt::Offset(offset) => {
+            if offset < bounds.first_offset || offset > bounds.next_offset {
+                return Err(EngineError::OffsetOutOfRange {
+                    topic: topic.log().name().clone(),
+                    requested: offset,
+                    first: bounds.first_offset,
+                    next: bounds.next_offset,
+                });
+            }
+            Ok(offset)
+        }
+        StartAt::Time(time) => {
+            let found = topic.log().offset_at_time(time)?;
+            // A batch found beyond the durable end is not readable yet; everything readable is
+            // older than `time`, so the subscription starts at the end.
+            Ok(found
+                .unwrap_or(bounds.next_offset)
+                .clamp(bounds.first_offset, bounds.next_offset))
+        }
+    }
+}
+
+struct Producer {
+    topic: Arc<TopicHandle>,
+    spec: SubscribeSpec,
+    visible: watch::Receiver<Visible>,
+    sender: mpsc::Sender<Result<Delivery, EngineError>>,
+    position: u64,
+    /// For `stop_at_end`: the end offset as of the call.
+    end: Option<u64>,
+    /// `next_offset` of the last response sent.
+    last_sent: Option<u64>,
+    /// Whether a response with `caught_up` has been sent.
+    announced_caught_up: bool,
+    shutdown: CancellationToken,
+}
+
+/// Why the producer stopped.
+enum Stop {
+    /// The client went away, or the stream ended as asked.
+    Done,
+    /// The stream ends with this error.
+    Fail(EngineError),
+}
+
+impl Producer {
+    async fn run(mut self) {
+        if let Err(Stop::Fail(error)) = self.stream().await {
+            // Best effort: a client that is not reading does not get to hold the task.
+            let _ = self.sender.try_send(Err(error));
+        }
+    }
+
+    async fn stream(&mut self) -> Result<(), Stop> {
+        loop {
+            let bounds = *self.visible.borrow_and_update();
+            let end = self
+                .end
+                .map_or(bounds.next_offset, |end| end.min(bounds.next_offset));
+            if self.position < bounds.first_offset {
+                return Err(Stop::Fail(EngineError::Trimmed {
+                    topic: self.topic.log().name().clone(),
+                    position: self.position,
+                    first: bounds.first_offset,
+                }));
+            }
+            if self.position < end {
+                self.deliver_chunk(end, bounds.first_offset).await?;
+                continue;
+            }
+            // At the end of the log as it stands.
+            let stopping = self.end.is_some();
+            if !self.announced_caught_up || (stopping && self.last_sent != Some(self.position)) {
+                self.send(Vec::new(), true).await?;
+            }
+            if stopping {
+                return Err(Stop::Done);
+            }
+            self.wait_for_more().await?;
+        }
+    }
+
+    /// Reads the next chunk of `[position, end)` and sends what passes the filters.
+    async fn deliver_chunk(&mut self, end: u64, first: u64) -> Result<(), Stop> {
+        let log = self.topic.log().clone();
+        let from = self.position;
+        let read = tokio::task::spawn_blocking(move || log.read(from, end, READ_CHUNK_BYTES))
+            .await
+            .map_err(|error| Stop::Fail(error.into()))?;
+        let events = match read {
+            Ok(events) => events,
+            Err(StoreError::Missing { .. }) => {
+                // Retention may have removed the range between the bounds check and the read.
+                let first = first.max(self.visible.borrow().first_offset);
+                let error = if from < first {
+                    EngineError::Trimmed {
+                        topic: self.topic.log().name().clone(),
+                        position: from,
+                        first,
+                    }
+                } else {
+                    EngineError::from(StoreError::Missing {
+                        topic: self.topic.log().name().clone(),
+                        offset: from,
+                    })
+                };
+                return Err(Stop::Fail(error));
+            }
+            Err(error) => return Err(Stop::Fail(error.into())),
+        };
+        let mut batch = Vec::new();
+        let mut batch_bytes = 0;
+        for event in events {
+            self.position = event.offset + 1;
+            if !self.spec.wants(&event) {
+                continue;
+            }
+            batch_bytes += event.payload.len();
+            batch.push(event);
+            if batch_bytes >= RESPONSE_BYTES || batch.len() >= RESPONSE_EVENTS {
+                let caught_up = self.position >= end;
+                self.send(std::mem::take(&mut batch), caught_up).await?;
+                batch_bytes = 0;
+            }
+        }
+        if !batch.is_empty() {
+            self.send(batch, self.position >= end).await?;
+        }
+        Ok(())
+    }
+
+    async fn send(&mut self, events: Vec<Event>, caught_up: bool) -> Result<(), Stop> {
+        let delivery = Delivery {
+            events,
+            next_offset: self.position,
+            caught_up,
+        };
+        tokio::select! {
+            sent = self.sender.send(Ok(delivery)) => sent.map_err(|_| Stop::Done)?,
+            () = self.shutdown.cancelled() => return Err(Stop::Fail(EngineError::ShuttingDown)),
+            () = self.topic.deleted().cancelled() => return Err(self.deleted()),
+        }
+        self.last_sent = Some(self.position);
+        self.announced_caught_up |= caught_up;
+        Ok(())
+    }
+
+    async fn wait_for_more(&mut self) -> Result<(), Stop> {
+        tokio::select! {
+            changed = self.visible.changed() => changed.map_err(|_| self.deleted()),
+            () = self.sender.closed() => Err(Stop::Done),
+            () = self.shutdown.cancelled() => Err(Stop::Fail(EngineError::ShuttingDown)),
+            () = self.topic.deleted().cancelled() => Err(self.deleted()),
+        }
+    }
+
+    fn deleted(&self) -> Stop {
+        Stop::Fail(EngineError::TopicNotFound(self.topic.log().name().clone()))
+    }
+}

@@ -1,0 +1,411 @@
+//! A live topic: its handle, shared by publishers and subscribers, and its writer task, the one
+//! place that changes the topic's log.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::EngineError;
+use super::syncer::{AppendReply, Commit};
+use crate::model::{AppendResult, Event, LogBounds, NewEvent, Timestamp, TopicInfo, to_proto_time};
+use crate::storage::{Append, DedupEntry, LogState, TopicLog, fingerprint};
+
+/// Publish requests a writer queues before publishers wait for room.
+const APPEND_QUEUE: usize = 1024;
+/// A group commit stops gathering requests at this many events...
+const MAX_GROUP_EVENTS: usize = 8192;
+/// ...or at this many payload bytes.
+const MAX_GROUP_BYTES: usize = 8 * 1024 * 1024;
+
+/// The part of a log subscribers may read: durable (or, with `--fsync never`, applied) events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Visible {
+    /// The oldest retained offset.
+    pub first_offset: u64,
+    /// Just past the newest readable event.
+    pub next_offset: u64,
+}
+
+/// A request to append one Publish's events.
+struct AppendRequest {
+    events: Vec<NewEvent>,
+    reply: AppendReply,
+}
+
+/// Shared access to a live topic. Dropping the last handle does not stop the writer; use
+/// [`TopicHandle::stop`].
+pub struct TopicHandle {
+    log: TopicLog,
+    appends: mpsc::Sender<AppendRequest>,
+    visible: watch::Receiver<Visible>,
+    size_bytes: Arc<AtomicU64>,
+    /// Cancelled when the topic is deleted or the server stops; ends the writer.
+    stop: CancellationToken,
+    /// Cancelled when the topic is deleted; ends its subscriptions with NOT_FOUND.
+    deleted: CancellationToken,
+    writer_done: tokio::sync::Mutex<Option<oneshot::Receiver<()>>>,
+}
+
+/// What a writer needs besides its log.
+pub(super) struct WriterContext {
+    pub commits: mpsc::Sender<Commit>,
+    pub retention_interval: Duration,
+    pub stop: CancellationToken,
+}
+
+impl TopicHandle {
+    /// Starts the writer task of `log`, whose stored state is `state`.
+    pub(super) fn start(
+        log: TopicLog,
+        state: LogState,
+        context: WriterContext,
+        tasks: &tokio_util::task::TaskTracker,
+    ) -> Arc<Self> {
+        let (appends, requests) = mpsc::channel(APPEND_QUEUE);
+        let (visible_tx, visible) = watch::channel(Visible {
+            first_offset: state.bounds.first_offset,
+            next_offset: state.bounds.next_offset,
+        });
+        let size_bytes = Arc::new(AtomicU64::new(state.bounds.size_bytes));
+        let (done_tx, done_rx) = oneshot::channel();
+        let writer = Writer {
+            log: log.clone(),
+            state,
+            visible: Arc::new(visible_tx),
+            size_bytes: Arc::clone(&size_bytes),
+            commits: context.commits,
+        };
+        let stop = context.stop;
+        tasks.spawn(writer.run(requests, context.retention_interval, stop.clone(), done_tx));
+        Arc::new(Self {
+            log,
+            appends,
+            visible,
+            size_bytes,
+            stop,
+            deleted: CancellationToken::new(),
+            writer_done: tokio::sync::Mutex::new(Some(done_rx)),
+        })
+    }
+
+    /// The topic's log.
+    pub fn log(&self) -> &TopicLog {
+        &self.log
+    }
+
+    /// A receiver of the readable range, notified on every change.
+    pub fn visible(&self) -> watch::Receiver<Visible> {
+        self.visible.clone()
+    }
+
+    /// Cancelled once the topic is deleted.
+    pub fn deleted(&self) -> &CancellationToken {
+        &self.deleted
+    }
+
+    /// The topic's description, as subscribers see it.
+    pub fn info(&self) -> TopicInfo {
+        let visible = *self.visible.borrow();
+        TopicInfo {
+            name: self.log.name().clone(),
+            config: self.log.meta().config,
+            bounds: LogBounds {
+                first_offset: visible.first_offset,
+                next_offset: visible.next_offset,
+                size_bytes: self.size_bytes.load(Ordering::Relaxed),
+            },
+            create_time: self.log.meta().create_time,
+        }
+    }
+
+    /// Appends `events` through the writer's group commit; returns once they are durable.
+    pub async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<AppendResult>, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        let gone = || EngineError::TopicNotFound(self.log.name().clone());
+        self.appends
+            .send(AppendRequest { events, reply })
+            .await
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    /// Marks the topic deleted, stops its writer and waits until it has stopped.
+    pub async fn stop_for_delete(&self) {
+        self.deleted.cancel();
+        self.stop.cancel();
+        if let Some(done) = self.writer_done.lock().await.take() {
+            let _ = done.await;
+        }
+    }
+}
+
+/// The task that owns a topic's log state and performs its appends and trims.
+struct Writer {
+    log: TopicLog,
+    state: LogState,
+    visible: Arc<watch::Sender<Visible>>,
+    size_bytes: Arc<AtomicU64>,
+    commits: mpsc::Sender<Commit>,
+}
+
+/// One Publish request's events, checked against the dedup index and given offsets.
+struct PreparedRequest {
+    reply: AppendReply,
+    results: Vec<AppendResult>,
+    events: Vec<Event>,
+    dedup: Vec<(String, DedupEntry)>,
+}
+
+impl Writer {
+    async fn run(
+        mut self,
+        mut requests: mpsc::Receiver<AppendRequest>,
+        retention_interval: Duration,
+        stop: CancellationToken,
+        done: oneshot::Sender<()>,
+    ) {
+        let mut retention = tokio::time::interval(retention_interval);
+        retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut group = Vec::new();
+        loop {
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => break,
+                received = requests.recv_many(&mut group, APPEND_QUEUE) => {
+                    if received == 0 {
+                        break;
+                    }
+                    self.gather_more(&mut requests, &mut group);
+                    self.commit_group(std::mem::take(&mut group)).await;
+                }
+                _ = retention.tick() => self.enforce_retention().await,
+            }
+        }
+        let _ = done.send(());
+    }
+
+    /// Adds already queued requests to `group` while it stays within the group limits.
+    fn gather_more(
+        &self,
+        requests: &mut mpsc::Receiver<AppendRequest>,
+        group: &mut Vec<AppendRequest>,
+    ) {
+        let (mut events, mut bytes) = group.iter().fold((0, 0), |(events, bytes), request| {
+            (
+                events + request.events.len(),
+                bytes + payload_bytes(&request.events),
+            )
+        });
+        while events < MAX_GROUP_EVENTS && bytes < MAX_GROUP_BYTES {
+            let Ok(request) = requests.try_recv() else {
+                break;
+            };
+            events += request.events.len();
+            bytes += payload_bytes(&request.events);
+            group.push(request);
+        }
+    }
+
+    /// Appends one group of requests as one record batch, then hands it to the syncer.
+    async fn commit_group(&mut self, group: Vec<AppendRequest>) {
+        let now = Timestamp::now();
+        // All events of a group share one time, never earlier than the log's last one.
+        let time = now.max(self.state.last_time);
+        let mut pending: HashMap<String, DedupEntry> = HashMap::new();
+        let mut prepared = Vec::with_capacity(group.len());
+        let mut next_offset = self.state.bounds.next_offset;
+        for request in group {
+            match self.prepare(request, &mut pending, now, time, next_offset) {
+                Ok(request) => {
+                    next_offset += request.events.len() as u64;
+                    prepared.push(request);
+                }
+                Err((reply, error)) => {
+                    let _ = reply.send(Err(error));
+                }
+            }
+        }
+        let events: Vec<Event> = prepared
+            .iter_mut()
+            .flat_map(|p| p.events.drain(..))
+            .collect();
+        let dedup: Vec<(String, DedupEntry)> = prepared
+            .iter_mut()
+            .flat_map(|p| p.dedup.drain(..))
+            .collect();
+        if !events.is_empty() {
+            let log = self.log.clone();
+            let state = self.state;
+            let appended = tokio::task::spawn_blocking(move || {
+                log.append(
+                    state,
+                    Append {
+                        events: &events,
+                        time,
+                        dedup: &dedup,
+                    },
+                )
+            })
+            .await;
+            match appended
+                .map_err(EngineError::from)
+                .and_then(|r| r.map_err(EngineError::from))
+            {
+                Ok(state) => {
+                    self.state = state;
+                    self.size_bytes
+                        .store(state.bounds.size_bytes, Ordering::Relaxed);
+                }
+                Err(error) => {
+                    tracing::error!(topic = %self.log.name(), %error, "append failed");
+                    for request in prepared {
+                        let _ = request.reply.send(Err(error.clone()));
+                    }
+                    return;
+                }
+            }
+        }
+        let commit = Commit {
+            visible: Arc::clone(&self.visible),
+            next_offset: self.state.bounds.next_offset,
+            replies: prepared.into_iter().map(|p| (p.reply, p.results)).collect(),
+        };
+        if let Err(mpsc::error::SendError(commit)) = self.commits.send(commit).await {
+            for (reply, _) in commit.replies {
+                let _ = reply.send(Err(EngineError::ShuttingDown));
+            }
+        }
+    }
+
+    /// Resolves idempotency keys and assigns offsets for one request; all or nothing.
+    ///
+    /// Order of checks per event: an earlier event of the same request, then of the same group,
+    /// then the stored index (entries older than the topic's dedup window count as absent).
+    fn prepare(
+        &self,
+        request: AppendRequest,
+        group_entries: &mut HashMap<String, DedupEntry>,
+        now: Timestamp,
+        time: Timestamp,
+        first_offset: u64,
+    ) -> Result<PreparedRequest, (AppendReply, EngineError)> {
+        let AppendRequest { events, reply } = request;
+        let window_start = now.saturating_sub(self.log.meta().config.dedup_window);
+        let mut results = Vec::with_capacity(events.len());
+        let mut stored = Vec::with_capacity(events.len());
+        let mut own_entries: HashMap<String, DedupEntry> = HashMap::new();
+        let mut offset = first_offset;
+        for event in events {
+            let print = fingerprint(&event.event_type, &event.payload);
+            if let Some(key) = &event.idempotency_key {
+                let earlier = match own_entries.get(key).or_else(|| group_entries.get(key)) {
+                    Some(entry) => Some(*entry),
+                    None => match self.log.dedup_entry(key) {
+                        Ok(entry) => entry.filter(|entry| entry.time >= window_start),
+                        Err(error) => return Err((reply, error.into())),
+                    },
+                };
+                if let Some(entry) = earlier {
+                    if entry.fingerprint != print {
+                        let error = EngineError::IdempotencyConflict {
+                            topic: self.log.name().clone(),
+                            key: key.clone(),
+                            offset: entry.offset,
+                        };
+                        return Err((reply, error));
+                    }
+                    results.push(AppendResult {
+                        offset: entry.offset,
+                        id: entry.id,
+                        time: entry.time,
+                        duplicate: true,
+                    });
+                    continue;
+                }
+            }
+            let id = Uuid::now_v7();
+            if let Some(key) = &event.idempotency_key {
+                own_entries.insert(
+                    key.clone(),
+                    DedupEntry {
+                        offset,
+                        time,
+                        id,
+                        fingerprint: print,
+                    },
+                );
+            }
+            results.push(AppendResult {
+                offset,
+                id,
+                time,
+                duplicate: false,
+            });
+            stored.push(Event {
+                id: id.to_string(),
+                topic: self.log.name().to_string(),
+                offset,
+                time: Some(to_proto_time(time)),
+                event_type: event.event_type,
+                payload: event.payload,
+                idempotency_key: event.idempotency_key.unwrap_or_default(),
+                key: event.key,
+                headers: event.headers,
+                content_type: event.content_type,
+                schema_version: event.schema_version,
+            });
+            offset += 1;
+        }
+        let dedup: Vec<(String, DedupEntry)> = own_entries.into_iter().collect();
+        group_entries.extend(dedup.iter().cloned());
+        Ok(PreparedRequest {
+            reply,
+            results,
+            events: stored,
+            dedup,
+        })
+    }
+
+    /// Trims what retention no longer keeps and forgets lapsed idempotency keys.
+    async fn enforce_retention(&mut self) {
+        let log = self.log.clone();
+        let state = self.state;
+        let durable_end = self.visible.borrow().next_offset;
+        let trimmed = tokio::task::spawn_blocking(move || {
+            let now = Timestamp::now();
+            // Never trim past what is durable: subscribers must not lose sight of events that
+            // publishers are still waiting to see acknowledged.
+            let point = log.retention_point(&state, now)?.min(durable_end);
+            let state = log.trim(state, point)?;
+            log.expire_dedup(now.saturating_sub(log.meta().config.dedup_window))?;
+            Ok::<_, crate::storage::StoreError>(state)
+        })
+        .await;
+        match trimmed
+            .map_err(EngineError::from)
+            .and_then(|r| r.map_err(EngineError::from))
+        {
+            Ok(state) => {
+                if state.bounds.first_offset != self.state.bounds.first_offset {
+                    tracing::debug!(topic = %self.log.name(), first_offset = state.bounds.first_offset, "retention trimmed");
+                    self.visible.send_modify(|visible| {
+                        visible.first_offset = visible.first_offset.max(state.bounds.first_offset);
+                    });
+                }
+                self.state = state;
+                self.size_bytes
+                    .store(state.bounds.size_bytes, Ordering::Relaxed);
+            }
+            Err(error) => tracing::error!(topic = %self.log.name(), %error, "retention failed"),
+        }
+    }
+}
+
+fn payload_bytes(events: &[NewEvent]) -> usize {
+    events.iter().map(|event| event.payload.len()).sum()
+}

@@ -1,0 +1,83 @@
+//! Runs the server on a listener until a shutdown signal.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::api::{EventStreamApi, EventStreamServiceServer};
+use crate::config::Config;
+use crate::engine::{Broker, EngineError, EngineSettings};
+use crate::storage::{Store, StoreError};
+
+/// How long in-flight calls get to finish once shutdown has begun.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the server could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The data directory could not be opened.
+    #[error("opening the data directory: {0}")]
+    Store(#[from] StoreError),
+    /// Loading topics or the final flush failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The gRPC transport failed.
+    #[error("gRPC transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Serves the API on `listener` until `shutdown` completes.
+///
+/// On shutdown: stops accepting calls, ends open subscriptions with UNAVAILABLE, lets in-flight
+/// publishes finish (at most [`DRAIN_TIMEOUT`]), then makes everything durable.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServerError> {
+    let data_dir = config.data_dir.clone();
+    let cache_bytes = config.cache_bytes;
+    let store = tokio::task::spawn_blocking(move || Store::open(&data_dir, cache_bytes))
+        .await
+        .map_err(EngineError::from)??;
+    let broker = Broker::open(
+        store,
+        EngineSettings {
+            auto_create_topics: config.auto_create_topics,
+            fsync: config.fsync,
+            default_dedup_window: config.default_dedup_window,
+            retention_interval: config.retention_interval,
+        },
+    )
+    .await?;
+    let service =
+        EventStreamServiceServer::new(EventStreamApi::new(broker.clone(), config.max_event_bytes))
+            .max_decoding_message_size(config.max_request_bytes)
+            .max_encoding_message_size(usize::MAX);
+
+    let (stop_accepting, accepting_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tonic::transport::Server::builder()
+        .add_service(service)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+            let _ = accepting_stopped.await;
+        });
+    tokio::pin!(server);
+
+    tokio::select! {
+        served = &mut server => served?,
+        () = shutdown => {
+            tracing::info!("shutting down: ending subscriptions, finishing in-flight publishes");
+            let _ = stop_accepting.send(());
+            broker.end_subscriptions().await;
+            match tokio::time::timeout(DRAIN_TIMEOUT, &mut server).await {
+                Ok(served) => served?,
+                Err(_) => tracing::warn!("in-flight calls did not finish within {DRAIN_TIMEOUT:?}; closing them"),
+            }
+        }
+    }
+    broker.close().await?;
+    tracing::info!("stopped; all acknowledged events are on disk");
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! Getting sled's writes onto the disk for real.
+//!
+//! sled 0.34's `flush` ends in `sync_file_range` on Linux, which neither empties the disk's write
+//! cache nor persists a grown file size, and sled never fsyncs the files it creates beside its
+//! main file (large pages under `blobs/`, snapshots) nor the directories that name them. So a
+//! sync here is: `flush`, then `fsync` of the main `db` file, then `fsync` of every file not yet
+//! synced in the data directory and `blobs/`, then of those directories if they gained entries.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::StoreError;
+
+/// Makes a sled database's writes durable.
+pub(super) struct DiskSync {
+    dir: PathBuf,
+    db_file: File,
+    /// Files known to be fully on disk: sled writes each file other than `db` once.
+    synced: Mutex<HashSet<PathBuf>>,
+    /// Set after a failed sync: the kernel may have dropped the dirty pages, so retrying could
+    /// report success for data that is gone.
+    poisoned: AtomicBool,
+}
+
+fn io_error(action: String) -> impl FnOnce(std::io::Error) -> StoreError {
+    move |source| StoreError::Io { action, source }
+}
+
+impl DiskSync {
+    pub(super) fn new(dir: &Path) -> Result<Self, StoreError> {
+        let db_path = dir.join("db");
+        let db_file =
+            File::open(&db_path).map_err(io_error(format!("opening {}", db_path.display())))?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            db_file,
+            synced: Mutex::new(HashSet::new()),
+            poisoned: AtomicBool::new(false),
+        })
+    }
+
+    pub(super) fn sync(&self, db: &sled::Db) -> Result<(), StoreError> {
+        if self.poisoned.load(Ordering::Acquire) {
+            return Err(StoreError::Poisoned);
+        }
+        let result = self.sync_once(db);
+        if result.is_err() {
+            self.poisoned.store(true, Ordering::Release);
+        }
+        result
+    }
+
+    fn sync_once(&self, db: &sled::Db) -> Result<(), StoreError> {
+        db.flush()?;
+        self.db_file
+            .sync_all()
+            .map_err(io_error("fsync of the sled data file".into()))?;
+        let mut synced = self
+            .synced
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for dir in [self.dir.clone(), self.dir.join("blobs")] {
+            sync_new_files(&dir, &mut synced)?;
+        }
+        Ok(())
+    }
+}
+
+/// Fsyncs the files in `dir` not in `synced`, then `dir` itself if any were new.
+fn sync_new_files(dir: &Path, synced: &mut HashSet<PathBuf>) -> Result<(), StoreError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(io_error(format!("listing {}", dir.display()))(err)),
+    };
+    let mut present = HashSet::new();
+    let mut any_new = false;
+    for entry in entries {
+        let entry = entry.map_err(io_error(format!("listing {}", dir.display())))?;
+        let is_file = entry
+            .file_type()
+            .map(|kind| kind.is_file())
+            .unwrap_or(false);
+        let path = entry.path();
+        if !is_file || path.file_name().is_some_and(|name| name == "db") {
+            continue;
+        }
+        if !synced.contains(&path) {
+            match File::open(&path) {
+                Ok(file) => file
+                    .sync_all()
+                    .map_err(io_error(format!("fsync of {}", path.display())))?,
+                // sled removed it between the listing and the open: nothing to keep.
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(err) => return Err(io_error(format!("opening {}", path.display()))(err)),
+            }
+            any_new = true;
+        }
+        present.insert(path);
+    }
+    if any_new {
+        File::open(dir)
+            .and_then(|handle| handle.sync_all())
+            .map_err(io_error(format!("fsync of directory {}", dir.display())))?;
+    }
+    synced.retain(|path| path.parent() != Some(dir) || present.contains(path));
+    synced.extend(present);
+    Ok(())
+}

@@ -1,0 +1,514 @@
+//! One topic's append-only log in its own sled tree.
+//!
+//! Everything an append changes (the record batch, its time-index entry, idempotency entries and
+//! the log state) is written in one atomic sled batch, so a crash leaves either all or none of it.
+//!
+//! Keys (offsets and times big-endian, so they sort numerically):
+//!
+//! | key | value |
+//! |---|---|
+//! | `m` | topic metadata (config, creation time) |
+//! | `s` | log state (first offset, next offset, stored bytes, last append time) |
+//! | `e` offset | the record batch whose first record has that offset |
+//! | `t` time offset | nothing; finds batches by append time |
+//! | `d` idempotency key | where that key's event went |
+//! | `x` time offset | the idempotency keys of that batch, for expiry |
+
+use bytes::{Buf, BufMut, Bytes};
+use prost::Message;
+use uuid::Uuid;
+
+use super::StoreError;
+use super::record_batch::RecordBatch;
+use crate::model::{Event, LogBounds, Timestamp, TopicConfig, TopicName};
+
+const META_KEY: &[u8] = b"m";
+const STATE_KEY: &[u8] = b"s";
+const BATCH_PREFIX: u8 = b'e';
+const TIME_PREFIX: u8 = b't';
+const DEDUP_PREFIX: u8 = b'd';
+const EXPIRY_PREFIX: u8 = b'x';
+
+/// A topic's immutable metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopicMeta {
+    /// The topic's settings.
+    pub config: TopicConfig,
+    /// When it was created.
+    pub create_time: Timestamp,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct StoredMeta {
+    #[prost(uint64, tag = "1")]
+    create_time: u64,
+    #[prost(uint64, optional, tag = "2")]
+    retention_age_nanos: Option<u64>,
+    #[prost(uint64, optional, tag = "3")]
+    retention_events: Option<u64>,
+    #[prost(uint64, optional, tag = "4")]
+    retention_bytes: Option<u64>,
+    #[prost(uint64, tag = "5")]
+    dedup_window_nanos: u64,
+}
+
+fn duration_nanos(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl From<&TopicMeta> for StoredMeta {
+    fn from(meta: &TopicMeta) -> Self {
+        Self {
+            create_time: meta.create_time.as_nanos(),
+            retention_age_nanos: meta.config.retention_age.map(duration_nanos),
+            retention_events: meta.config.retention_events,
+            retention_bytes: meta.config.retention_bytes,
+            dedup_window_nanos: duration_nanos(meta.config.dedup_window),
+        }
+    }
+}
+
+impl From<StoredMeta> for TopicMeta {
+    fn from(stored: StoredMeta) -> Self {
+        use std::time::Duration;
+        Self {
+            config: TopicConfig {
+                retention_age: stored.retention_age_nanos.map(Duration::from_nanos),
+                retention_events: stored.retention_events,
+                retention_bytes: stored.retention_bytes,
+                dedup_window: Duration::from_nanos(stored.dedup_window_nanos),
+            },
+            create_time: Timestamp(stored.create_time),
+        }
+    }
+}
+
+/// The mutable state of a log, rewritten by every append and trim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LogState {
+    /// Retained range and size.
+    pub bounds: LogBounds,
+    /// Append time of the newest batch; later appends never get an earlier time.
+    pub last_time: Timestamp,
+}
+
+impl LogState {
+    const ENCODED_LEN: usize = 32;
+
+    fn encode(&self) -> [u8; Self::ENCODED_LEN] {
+        let mut out = [0; Self::ENCODED_LEN];
+        let mut buf = &mut out[..];
+        buf.put_u64_le(self.bounds.first_offset);
+        buf.put_u64_le(self.bounds.next_offset);
+        buf.put_u64_le(self.bounds.size_bytes);
+        buf.put_u64_le(self.last_time.as_nanos());
+        out
+    }
+
+    fn decode(mut bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != Self::ENCODED_LEN {
+            return None;
+        }
+        Some(Self {
+            bounds: LogBounds {
+                first_offset: bytes.get_u64_le(),
+                next_offset: bytes.get_u64_le(),
+                size_bytes: bytes.get_u64_le(),
+            },
+            last_time: Timestamp(bytes.get_u64_le()),
+        })
+    }
+}
+
+/// Where an event with an idempotency key went, and what it held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DedupEntry {
+    /// The event's offset.
+    pub offset: u64,
+    /// The event's append time.
+    pub time: Timestamp,
+    /// The event's id.
+    pub id: Uuid,
+    /// [`fingerprint`] of the event's type and payload, to tell a retry from a reused key.
+    pub fingerprint: u64,
+}
+
+impl DedupEntry {
+    const ENCODED_LEN: usize = 8 + 8 + 16 + 8;
+
+    fn encode(&self) -> [u8; Self::ENCODED_LEN] {
+        let mut out = [0; Self::ENCODED_LEN];
+        let mut buf = &mut out[..];
+        buf.put_u64_le(self.offset);
+        buf.put_u64_le(self.time.as_nanos());
+        buf.put_slice(self.id.as_bytes());
+        buf.put_u64_le(self.fingerprint);
+        out
+    }
+
+    fn decode(mut bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != Self::ENCODED_LEN {
+            return None;
+        }
+        let offset = bytes.get_u64_le();
+        let time = Timestamp(bytes.get_u64_le());
+        let id = Uuid::from_slice(&bytes[..16]).ok()?;
+        bytes.advance(16);
+        Some(Self {
+            offset,
+            time,
+            id,
+            fingerprint: bytes.get_u64_le(),
+        })
+    }
+}
+
+/// Identifies an event's content for idempotency checks: equal for a faithful retry, different
+/// (barring a 2^-64 accident) when a key is reused for another event.
+pub fn fingerprint(event_type: &str, payload: &[u8]) -> u64 {
+    let type_crc = crc32c::crc32c(event_type.as_bytes());
+    let payload_crc = crc32c::crc32c_append(type_crc, payload);
+    (u64::from(type_crc) << 32) | u64::from(payload_crc)
+}
+
+fn batch_key(offset: u64) -> [u8; 9] {
+    let mut key = [BATCH_PREFIX; 9];
+    key[1..].copy_from_slice(&offset.to_be_bytes());
+    key
+}
+
+fn timed_key(prefix: u8, time: Timestamp, offset: u64) -> [u8; 17] {
+    let mut key = [prefix; 17];
+    key[1..9].copy_from_slice(&time.as_nanos().to_be_bytes());
+    key[9..].copy_from_slice(&offset.to_be_bytes());
+    key
+}
+
+fn dedup_key(idempotency_key: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + idempotency_key.len());
+    key.push(DEDUP_PREFIX);
+    key.extend_from_slice(idempotency_key.as_bytes());
+    key
+}
+
+fn decode_key_u64(key: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_be_bytes(key.get(at..at + 8)?.try_into().ok()?))
+}
+
+/// Events of one group commit, with the idempotency keys they introduce.
+pub struct Append<'a> {
+    /// The events, offsets running on from the log's `next_offset`.
+    pub events: &'a [Event],
+    /// The append time of all of them.
+    pub time: Timestamp,
+    /// New idempotency entries, one per event that carries a key.
+    pub dedup: &'a [(String, DedupEntry)],
+}
+
+/// A topic's log. Cheap to clone; all clones see the same tree.
+///
+/// Appends and trims must come from one writer at a time (the topic's writer task); reads may
+/// run concurrently with them.
+#[derive(Clone)]
+pub struct TopicLog {
+    name: TopicName,
+    tree: sled::Tree,
+    meta: TopicMeta,
+}
+
+impl TopicLog {
+    /// Creates the metadata and empty state of a new topic in `tree`.
+    pub(super) fn create(
+        name: TopicName,
+        tree: sled::Tree,
+        meta: TopicMeta,
+    ) -> Result<Self, StoreError> {
+        let mut batch = sled::Batch::default();
+        batch.insert(META_KEY, StoredMeta::from(&meta).encode_to_vec());
+        batch.insert(STATE_KEY, &LogState::default().encode()[..]);
+        tree.apply_batch(batch)?;
+        Ok(Self { name, tree, meta })
+    }
+
+    /// Opens an existing topic; `None` if the tree holds no complete topic (a creation or
+    /// deletion interrupted by a crash).
+    pub(super) fn open(name: TopicName, tree: sled::Tree) -> Result<Option<Self>, StoreError> {
+        let Some(stored) = tree.get(META_KEY)? else {
+            return Ok(None);
+        };
+        let meta = StoredMeta::decode(&stored[..]).map_err(|_| StoreError::CorruptMetadata {
+            topic: name.clone(),
+            what: "metadata",
+        })?;
+        let log = Self {
+            name,
+            tree,
+            meta: meta.into(),
+        };
+        log.state()?;
+        Ok(Some(log))
+    }
+
+    /// Marks the topic deleted; the tree itself is dropped afterwards.
+    pub(super) fn remove_meta(&self) -> Result<(), StoreError> {
+        self.tree.remove(META_KEY)?;
+        Ok(())
+    }
+
+    /// The topic's name.
+    pub fn name(&self) -> &TopicName {
+        &self.name
+    }
+
+    /// The topic's metadata.
+    pub fn meta(&self) -> &TopicMeta {
+        &self.meta
+    }
+
+    /// The log's current state, including appends not yet durable.
+    pub fn state(&self) -> Result<LogState, StoreError> {
+        self.tree
+            .get(STATE_KEY)?
+            .and_then(|bytes| LogState::decode(&bytes))
+            .ok_or_else(|| StoreError::CorruptMetadata {
+                topic: self.name.clone(),
+                what: "log state",
+            })
+    }
+
+    /// Where the event with `idempotency_key` went, if the key is remembered.
+    pub fn dedup_entry(&self, idempotency_key: &str) -> Result<Option<DedupEntry>, StoreError> {
+        let Some(bytes) = self.tree.get(dedup_key(idempotency_key))? else {
+            return Ok(None);
+        };
+        DedupEntry::decode(&bytes)
+            .map(Some)
+            .ok_or_else(|| StoreError::CorruptMetadata {
+                topic: self.name.clone(),
+                what: "idempotency entry",
+            })
+    }
+
+    /// Appends one group commit atomically; returns the new state.
+    pub fn append(&self, state: LogState, append: Append<'_>) -> Result<LogState, StoreError> {
+        let base = state.bounds.next_offset;
+        let encoded = RecordBatch::encode(base, append.time, append.events);
+        let new_state = LogState {
+            bounds: LogBounds {
+                first_offset: state.bounds.first_offset,
+                next_offset: base + append.events.len() as u64,
+                size_bytes: state.bounds.size_bytes + encoded.len() as u64,
+            },
+            last_time: append.time,
+        };
+        let mut batch = sled::Batch::default();
+        batch.insert(&batch_key(base)[..], encoded);
+        batch.insert(&timed_key(TIME_PREFIX, append.time, base)[..], &[][..]);
+        if !append.dedup.is_empty() {
+            let mut keys = Vec::new();
+            for (key, entry) in append.dedup {
+                batch.insert(dedup_key(key), &entry.encode()[..]);
+                prost::encoding::encode_varint(key.len() as u64, &mut keys);
+                keys.extend_from_slice(key.as_bytes());
+            }
+            batch.insert(&timed_key(EXPIRY_PREFIX, append.time, base)[..], keys);
+        }
+        batch.insert(STATE_KEY, &new_state.encode()[..]);
+        self.tree.apply_batch(batch)?;
+        Ok(new_state)
+    }
+
+    /// Reads events from offset `from` (inclusive) up to `to` (exclusive), stopping after the
+    /// batch that brings the payload read past `max_bytes` (at least one batch is read).
+    ///
+    /// The result starts exactly at `from` and is contiguous, or the call fails with
+    /// [`StoreError::Missing`] (the range was trimmed, or lost) or [`StoreError::Corrupt`].
+    pub fn read(&self, from: u64, to: u64, max_bytes: usize) -> Result<Vec<Event>, StoreError> {
+        let mut events = Vec::new();
+        if from >= to {
+            return Ok(events);
+        }
+        let start = match self.tree.range(batch_key(0)..=batch_key(from)).next_back() {
+            Some(entry) => entry?.0,
+            None => sled::IVec::from(&batch_key(from)[..]),
+        };
+        let mut bytes_read = 0;
+        let mut expected = from;
+        for entry in self.tree.range(start..sled::IVec::from(&batch_key(to)[..])) {
+            let (key, value) = entry?;
+            let base = decode_key_u64(&key, 1).unwrap_or(0);
+            bytes_read += value.len();
+            let batch = self.decode_batch(base, value)?;
+            if batch.end_offset() <= from {
+                continue;
+            }
+            if batch.base_offset() > expected {
+                break;
+            }
+            events.extend(
+                batch
+                    .events_from(expected)
+                    .map_err(|source| StoreError::Corrupt {
+                        topic: self.name.clone(),
+                        offset: base,
+                        source,
+                    })?,
+            );
+            events.truncate(usize::try_from(to - from).unwrap_or(usize::MAX));
+            expected = from + events.len() as u64;
+            if bytes_read >= max_bytes || expected >= to {
+                break;
+            }
+        }
+        if events.is_empty() {
+            return Err(StoreError::Missing {
+                topic: self.name.clone(),
+                offset: from,
+            });
+        }
+        Ok(events)
+    }
+
+    fn decode_batch(&self, base: u64, value: sled::IVec) -> Result<RecordBatch, StoreError> {
+        let batch = RecordBatch::decode(Bytes::from(value.to_vec())).map_err(|source| {
+            StoreError::Corrupt {
+                topic: self.name.clone(),
+                offset: base,
+                source,
+            }
+        })?;
+        if batch.base_offset() != base {
+            return Err(StoreError::Corrupt {
+                topic: self.name.clone(),
+                offset: base,
+                source: super::record_batch::BatchError::Malformed(format!(
+                    "batch stored under offset {base} starts at {}",
+                    batch.base_offset()
+                )),
+            });
+        }
+        Ok(batch)
+    }
+
+    /// The offset of the first retained event appended at or after `time`; `None` if there is
+    /// none yet.
+    pub fn offset_at_time(&self, time: Timestamp) -> Result<Option<u64>, StoreError> {
+        let from = timed_key(TIME_PREFIX, time, 0).to_vec();
+        let end = vec![TIME_PREFIX + 1];
+        match self.tree.range(from..end).next() {
+            Some(entry) => Ok(decode_key_u64(&entry?.0, 9)),
+            None => Ok(None),
+        }
+    }
+
+    /// The offset below which retention removes events, as of `now`: the largest offset that
+    /// every configured limit allows. Equals `state.bounds.first_offset` when nothing is due.
+    pub fn retention_point(&self, state: &LogState, now: Timestamp) -> Result<u64, StoreError> {
+        let config = &self.meta.config;
+        let bounds = &state.bounds;
+        let mut point = bounds.first_offset;
+        if let Some(limit) = config.retention_events {
+            point = point.max(bounds.next_offset.saturating_sub(limit));
+        }
+        if let Some(age) = config.retention_age.filter(|age| !age.is_zero()) {
+            let keep_from = self
+                .offset_at_time(now.saturating_sub(age))?
+                .unwrap_or(bounds.next_offset);
+            point = point.max(keep_from);
+        }
+        if let Some(limit) = config.retention_bytes {
+            let mut size = bounds.size_bytes;
+            for entry in self.tree.range(batch_key(0)..batch_key(bounds.next_offset)) {
+                if size <= limit {
+                    break;
+                }
+                let (key, value) = entry?;
+                let base = decode_key_u64(&key, 1).unwrap_or(0);
+                size = size.saturating_sub(value.len() as u64);
+                point = point.max(self.decode_batch(base, value)?.end_offset());
+            }
+        }
+        Ok(point.min(bounds.next_offset))
+    }
+
+    /// Removes every event below `new_first` atomically; returns the new state.
+    ///
+    /// Whole batches below it are deleted; a batch straddling it is rewritten to start there, so
+    /// retention is exact to the event.
+    pub fn trim(&self, state: LogState, new_first: u64) -> Result<LogState, StoreError> {
+        let mut new_state = state;
+        if new_first <= state.bounds.first_offset {
+            return Ok(new_state);
+        }
+        let mut batch = sled::Batch::default();
+        for entry in self.tree.range(batch_key(0)..batch_key(new_first)) {
+            let (key, value) = entry?;
+            let base = decode_key_u64(&key, 1).unwrap_or(0);
+            let stored_len = value.len() as u64;
+            let decoded = self.decode_batch(base, value)?;
+            batch.remove(key);
+            batch.remove(&timed_key(TIME_PREFIX, decoded.append_time(), base)[..]);
+            new_state.bounds.size_bytes = new_state.bounds.size_bytes.saturating_sub(stored_len);
+            if decoded.end_offset() > new_first {
+                let kept =
+                    decoded
+                        .events_from(new_first)
+                        .map_err(|source| StoreError::Corrupt {
+                            topic: self.name.clone(),
+                            offset: base,
+                            source,
+                        })?;
+                let rewritten = RecordBatch::encode(new_first, decoded.append_time(), &kept);
+                new_state.bounds.size_bytes += rewritten.len() as u64;
+                batch.insert(&batch_key(new_first)[..], rewritten);
+                batch.insert(
+                    &timed_key(TIME_PREFIX, decoded.append_time(), new_first)[..],
+                    &[][..],
+                );
+            }
+        }
+        new_state.bounds.first_offset = new_first;
+        batch.insert(STATE_KEY, &new_state.encode()[..]);
+        self.tree.apply_batch(batch)?;
+        Ok(new_state)
+    }
+
+    /// Forgets idempotency keys of batches appended before `cutoff`; returns how many.
+    pub fn expire_dedup(&self, cutoff: Timestamp) -> Result<usize, StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut expired = 0;
+        for entry in self
+            .tree
+            .range(timed_key(EXPIRY_PREFIX, Timestamp(0), 0)..timed_key(EXPIRY_PREFIX, cutoff, 0))
+        {
+            let (expiry_key, keys) = entry?;
+            let time = Timestamp(decode_key_u64(&expiry_key, 1).unwrap_or(0));
+            let mut rest = &keys[..];
+            while !rest.is_empty() {
+                let Some(key) = next_length_prefixed(&mut rest) else {
+                    break;
+                };
+                let entry_key = dedup_key(&String::from_utf8_lossy(key));
+                // A key re-appended after it lapsed now points at a newer event: keep it.
+                let current = self.tree.get(&entry_key)?;
+                if current
+                    .and_then(|bytes| DedupEntry::decode(&bytes))
+                    .is_some_and(|entry| entry.time == time)
+                {
+                    batch.remove(entry_key);
+                    expired += 1;
+                }
+            }
+            batch.remove(expiry_key);
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(expired)
+    }
+}
+
+fn next_length_prefixed<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let len = usize::try_from(prost::encoding::decode_varint(rest).ok()?).ok()?;
+    let (item, tail) = rest.split_at_checked(len)?;
+    *rest = tail;
+    Some(item)
+}

@@ -1,0 +1,291 @@
+//! Test harness: the real server on an ephemeral port with a temporary data directory, driven
+//! through the generated tonic client.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use eventstream::config::Config;
+use eventstream::pb;
+use eventstream::pb::event_stream_service_client::EventStreamServiceClient;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+
+/// The generated client.
+pub type Client = EventStreamServiceClient<Channel>;
+
+/// Default bound on any single await in a test.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Awaits `future`, failing the test if it takes longer than `TIMEOUT`.
+pub async fn within<T>(future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(TIMEOUT, future)
+        .await
+        .expect("timed out")
+}
+
+/// A server running inside the test process on 127.0.0.1:0.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub config: Config,
+    data_dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), eventstream::server::ServerError>>>,
+}
+
+impl TestServer {
+    /// Starts a server with default settings on a fresh data directory.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a server on a fresh data directory, with settings adjusted by `adjust`.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::new(data_dir.path());
+        adjust(&mut config);
+        Self::launch(data_dir, config).await
+    }
+
+    async fn launch(data_dir: tempfile::TempDir, mut config: Config) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        config.listen = addr;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(eventstream::server::run(listener, config.clone(), async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            config,
+            data_dir,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    /// A new client connection.
+    pub async fn client(&self) -> Client {
+        connect(self.addr).await
+    }
+
+    /// Graceful shutdown; waits until the server has stopped.
+    pub async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            within(task)
+                .await
+                .expect("server task")
+                .expect("server stopped cleanly");
+        }
+    }
+
+    /// Graceful shutdown, then a new server on the same data directory and settings.
+    pub async fn restart(mut self) -> Self {
+        self.shutdown().await;
+        let config = self.config.clone();
+        let data_dir =
+            std::mem::replace(&mut self.data_dir, tempfile::tempdir().expect("temp dir"));
+        Self::launch(data_dir, config).await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Connects a client to `addr`, retrying while the server starts (bounded by `TIMEOUT`).
+pub async fn connect(addr: SocketAddr) -> Client {
+    within(async {
+        loop {
+            match EventStreamServiceClient::connect(format!("http://{addr}")).await {
+                Ok(client) => return client.max_decoding_message_size(64 * 1024 * 1024),
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    })
+    .await
+}
+
+/// The server binary, run as a child process (for kill -9 and signal tests).
+pub struct ChildServer {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    child: tokio::process::Child,
+}
+
+impl ChildServer {
+    /// Starts `eventstream serve` on 127.0.0.1:0 with `data_dir` and extra `args`, and waits
+    /// for its "listening on" line.
+    pub async fn start(data_dir: &Path, args: &[&str]) -> Self {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventstream"))
+            .arg("serve")
+            .arg("--listen=127.0.0.1:0")
+            .arg(format!("--data-dir={}", data_dir.display()))
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn server binary");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let addr = within(async {
+            while let Some(line) = lines.next_line().await.expect("read stderr") {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let addr = rest.split(',').next().expect("address");
+                    return addr.parse::<SocketAddr>().expect("parse address");
+                }
+            }
+            panic!("server exited before listening");
+        })
+        .await;
+        // Keep draining stderr so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self {
+            addr,
+            data_dir: data_dir.to_path_buf(),
+            child,
+        }
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+
+    /// A new client connection.
+    pub async fn client(&self) -> Client {
+        connect(self.addr).await
+    }
+
+    /// SIGKILL, and wait for the process to be gone.
+    pub async fn kill(mut self) {
+        self.child.start_kill().expect("kill");
+        within(self.child.wait()).await.expect("wait");
+    }
+
+    /// Sends SIGTERM and returns the exit status, failing if it takes longer than `limit`.
+    pub async fn terminate(mut self, limit: Duration) -> std::process::ExitStatus {
+        let pid = i32::try_from(self.pid()).expect("pid");
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        tokio::time::timeout(limit, self.child.wait())
+            .await
+            .expect("server did not exit in time")
+            .expect("wait")
+    }
+
+    /// Resident memory of the process, in bytes.
+    pub fn rss_bytes(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS");
+        kib * 1024
+    }
+}
+
+/// An event with a type and payload.
+pub fn event(event_type: &str, payload: impl Into<Vec<u8>>) -> pb::EventData {
+    pb::EventData {
+        r#type: event_type.to_string(),
+        payload: payload.into().into(),
+        ..Default::default()
+    }
+}
+
+/// Publishes `events` to `topic` and returns the results.
+pub async fn publish(
+    client: &mut Client,
+    topic: &str,
+    events: Vec<pb::EventData>,
+) -> Vec<pb::PublishResult> {
+    within(client.publish(pb::PublishRequest {
+        topic: topic.to_string(),
+        events,
+    }))
+    .await
+    .expect("publish")
+    .into_inner()
+    .results
+}
+
+/// Subscribes with `request` and returns the response stream.
+pub async fn subscribe(
+    client: &mut Client,
+    request: pb::SubscribeRequest,
+) -> tonic::Streaming<pb::SubscribeResponse> {
+    within(client.subscribe(request))
+        .await
+        .expect("subscribe")
+        .into_inner()
+}
+
+/// A subscribe request for `topic` from `offset`.
+pub fn from_offset(topic: &str, offset: u64) -> pb::SubscribeRequest {
+    pb::SubscribeRequest {
+        topic: topic.to_string(),
+        start: Some(pb::subscribe_request::Start::FromOffset(offset)),
+        ..Default::default()
+    }
+}
+
+/// Reads responses until `count` events have arrived; returns the events and the last response.
+pub async fn collect_events(
+    stream: &mut tonic::Streaming<pb::SubscribeResponse>,
+    count: usize,
+) -> (Vec<pb::Event>, pb::SubscribeResponse) {
+    within(async {
+        let mut events = Vec::new();
+        loop {
+            let response = stream
+                .message()
+                .await
+                .expect("stream item")
+                .expect("stream open");
+            events.extend(response.events.iter().cloned());
+            if events.len() >= count {
+                return (events, response);
+            }
+        }
+    })
+    .await
+}
+
+/// Reads a `stop_at_end` stream to its end; returns every response.
+pub async fn read_to_end(
+    stream: &mut tonic::Streaming<pb::SubscribeResponse>,
+) -> Vec<pb::SubscribeResponse> {
+    within(async {
+        let mut responses = Vec::new();
+        while let Some(response) = stream.message().await.expect("stream item") {
+            responses.push(response);
+        }
+        responses
+    })
+    .await
+}
