@@ -126,7 +126,14 @@ impl TopicHandle {
     /// Appends `events` through the writer's group commit; returns once they are durable.
     pub async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<AppendResult>, EngineError> {
         let (reply, answer) = oneshot::channel();
-        let gone = || EngineError::TopicNotFound(self.log.name().clone());
+        // The writer only stops for a deletion or a shutdown.
+        let gone = || {
+            if self.deleted.is_cancelled() {
+                EngineError::TopicNotFound(self.log.name().clone())
+            } else {
+                EngineError::ShuttingDown
+            }
+        };
         self.appends
             .send(AppendRequest { events, reply })
             .await

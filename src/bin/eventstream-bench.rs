@@ -1,0 +1,447 @@
+//! Benchmark: runs the standard workloads against a fresh `eventstream` server per run and
+//! prints one table (median and min–max of the runs, peak server RSS, disk bytes per event).
+//!
+//! `cargo run --release --bin eventstream-bench` for the full table; `--smoke` for tiny sizes.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use eventstream::pb;
+use eventstream::pb::event_stream_service_client::EventStreamServiceClient;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tonic::transport::Channel;
+
+type Client = EventStreamServiceClient<Channel>;
+type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+const PAYLOAD_BYTES: usize = 256;
+
+#[derive(Parser, Clone)]
+#[command(about = "Measures eventstream's throughput, latency, memory and disk use")]
+struct Args {
+    /// Tiny sizes, for checking that the benchmark still runs.
+    #[arg(long)]
+    smoke: bool,
+    /// Runs per workload; the table shows the median and the range.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// The server binary (default: `eventstream` beside this program).
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// Extra arguments for `eventstream serve`.
+    #[arg(long, allow_hyphen_values = true)]
+    server_arg: Vec<String>,
+}
+
+/// Event counts per workload.
+struct Sizes {
+    ack_each: u64,
+    pipelined: u64,
+    batched: u64,
+    replay: u64,
+    latency_secs: u64,
+    fanout: u64,
+}
+
+impl Sizes {
+    fn new(smoke: bool) -> Self {
+        if smoke {
+            Self {
+                ack_each: 50,
+                pipelined: 2_000,
+                batched: 20_000,
+                replay: 20_000,
+                latency_secs: 1,
+                fanout: 10_000,
+            }
+        } else {
+            Self {
+                ack_each: 10_000,
+                pipelined: 300_000,
+                batched: 2_000_000,
+                replay: 1_000_000,
+                latency_secs: 5,
+                fanout: 1_000_000,
+            }
+        }
+    }
+}
+
+/// One run's outcome.
+struct Sample {
+    events_per_sec: f64,
+    latency: Option<(Duration, Duration)>,
+    peak_rss: u64,
+    disk_per_event: Option<f64>,
+}
+
+/// A server child process on a fresh data directory.
+struct Server {
+    child: tokio::process::Child,
+    addr: String,
+    data_dir: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start(args: &Args) -> BenchResult<Self> {
+        let data_dir = tempfile::tempdir()?;
+        let bin = match &args.server_bin {
+            Some(bin) => bin.clone(),
+            None => std::env::current_exe()?.with_file_name("eventstream"),
+        };
+        let mut child = tokio::process::Command::new(bin)
+            .arg("serve")
+            .arg("--listen=127.0.0.1:0")
+            .arg(format!("--data-dir={}", data_dir.path().display()))
+            .args(&args.server_arg)
+            .env("RUST_LOG", "warn,eventstream=info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let mut lines = BufReader::new(child.stderr.take().ok_or("no stderr")?).lines();
+        let addr = loop {
+            let line = lines
+                .next_line()
+                .await?
+                .ok_or("server exited before listening")?;
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split(',').next().unwrap_or_default().to_string();
+            }
+        };
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Self {
+            child,
+            addr,
+            data_dir,
+        })
+    }
+
+    async fn client(&self) -> BenchResult<Client> {
+        Ok(
+            EventStreamServiceClient::connect(format!("http://{}", self.addr))
+                .await?
+                .max_decoding_message_size(64 * 1024 * 1024),
+        )
+    }
+
+    /// Peak resident memory so far (VmHWM), in bytes.
+    fn peak_rss(&self) -> u64 {
+        let Some(pid) = self.child.id() else { return 0 };
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find_map(|line| line.strip_prefix("VmHWM:"))
+                    .and_then(|rest| {
+                        rest.trim()
+                            .trim_end_matches("kB")
+                            .trim()
+                            .parse::<u64>()
+                            .ok()
+                    })
+            })
+            .map_or(0, |kib| kib * 1024)
+    }
+
+    fn disk_bytes(&self) -> u64 {
+        dir_size(self.data_dir.path())
+    }
+}
+
+fn dir_size(path: &Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| match entry.metadata() {
+                    Ok(meta) if meta.is_dir() => dir_size(&entry.path()),
+                    Ok(meta) => meta.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn event(sequence: u64, keyed: bool) -> pb::EventData {
+    let mut payload = vec![b'x'; PAYLOAD_BYTES];
+    payload[..8].copy_from_slice(&sequence.to_le_bytes());
+    pb::EventData {
+        r#type: "BenchEvent".into(),
+        payload: payload.into(),
+        idempotency_key: if keyed {
+            uuid::Uuid::new_v4().to_string()
+        } else {
+            String::new()
+        },
+        ..Default::default()
+    }
+}
+
+async fn publish(client: &mut Client, topic: &str, events: Vec<pb::EventData>) -> BenchResult<()> {
+    client
+        .publish(pb::PublishRequest {
+            topic: topic.into(),
+            events,
+        })
+        .await?;
+    Ok(())
+}
+
+/// `tasks` publishers share `total` events in requests of `per_request`.
+async fn publish_concurrently(
+    server: &Server,
+    topic: &str,
+    total: u64,
+    tasks: u64,
+    per_request: u64,
+    keyed: bool,
+) -> BenchResult<Duration> {
+    let client = server.client().await?;
+    let counter = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for _ in 0..tasks {
+        let mut client = client.clone();
+        let counter = Arc::clone(&counter);
+        let topic = topic.to_string();
+        handles.push(tokio::spawn(async move {
+            loop {
+                let first = counter.fetch_add(per_request, Ordering::Relaxed);
+                if first >= total {
+                    return Ok::<_, Box<dyn std::error::Error + Send + Sync>>(());
+                }
+                let events = (first..(first + per_request).min(total))
+                    .map(|n| event(n, keyed))
+                    .collect();
+                publish(&mut client, &topic, events).await?;
+            }
+        }));
+    }
+    for handle in handles {
+        handle.await??;
+    }
+    Ok(started.elapsed())
+}
+
+/// Reads `topic` from offset 0 until `count` events arrived.
+async fn consume(
+    mut client: Client,
+    topic: String,
+    count: u64,
+    from_latest: bool,
+) -> BenchResult<Duration> {
+    let start = if from_latest {
+        pb::subscribe_request::Start::Position(pb::StartPosition::Latest as i32)
+    } else {
+        pb::subscribe_request::Start::FromOffset(0)
+    };
+    let started = Instant::now();
+    let mut stream = client
+        .subscribe(pb::SubscribeRequest {
+            topic,
+            start: Some(start),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    let mut seen = 0;
+    while seen < count {
+        let response = stream.message().await?.ok_or("stream ended early")?;
+        seen += response.events.len() as u64;
+    }
+    Ok(started.elapsed())
+}
+
+fn rate(events: u64, elapsed: Duration) -> f64 {
+    events as f64 / elapsed.as_secs_f64()
+}
+
+async fn ack_each(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
+    let mut client = server.client().await?;
+    let started = Instant::now();
+    for n in 0..sizes.ack_each {
+        publish(&mut client, "bench", vec![event(n, false)]).await?;
+    }
+    Ok(sample(server, rate(sizes.ack_each, started.elapsed())))
+}
+
+async fn pipelined(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
+    let elapsed = publish_concurrently(server, "bench", sizes.pipelined, 256, 1, false).await?;
+    Ok(sample(server, rate(sizes.pipelined, elapsed)))
+}
+
+async fn batched(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
+    let elapsed = publish_concurrently(server, "bench", sizes.batched, 8, 100, false).await?;
+    Ok(sample(server, rate(sizes.batched, elapsed)))
+}
+
+async fn batched_keyed(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
+    let elapsed = publish_concurrently(server, "bench", sizes.batched, 8, 100, true).await?;
+    Ok(sample(server, rate(sizes.batched, elapsed)))
+}
+
+async fn replay(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
+    publish_concurrently(server, "bench", sizes.replay, 8, 100, false).await?;
+    let elapsed = consume(server.client().await?, "bench".into(), sizes.replay, false).await?;
+    let mut result = sample(server, rate(sizes.replay, elapsed));
+    result.disk_per_event = Some(server.disk_bytes() as f64 / sizes.replay as f64);
+    Ok(result)
+}
+
+async fn latency(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
+    const RATE: u64 = 5_000;
+    let total = RATE * sizes.latency_secs;
+    let epoch = Instant::now();
+    let mut client = server.client().await?;
+    let mut stream = client
+        .subscribe(pb::SubscribeRequest {
+            topic: "bench".into(),
+            start: Some(pb::subscribe_request::Start::Position(
+                pb::StartPosition::Latest as i32,
+            )),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    stream.message().await?.ok_or("no caught-up response")?;
+    let publisher = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / RATE));
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let mut in_flight = tokio::task::JoinSet::new();
+            for _ in 0..total {
+                ticker.tick().await;
+                let sent = epoch.elapsed().as_nanos() as u64;
+                let mut client = client.clone();
+                in_flight.spawn(async move {
+                    publish(&mut client, "bench", vec![event(sent, false)]).await
+                });
+            }
+            while let Some(done) = in_flight.join_next().await {
+                done??;
+            }
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        })
+    };
+    let mut latencies = Vec::with_capacity(total as usize);
+    while (latencies.len() as u64) < total {
+        let response = stream.message().await?.ok_or("stream ended early")?;
+        let now = epoch.elapsed().as_nanos() as u64;
+        for event in response.events {
+            let sent = u64::from_le_bytes(event.payload[..8].try_into()?);
+            latencies.push(Duration::from_nanos(now.saturating_sub(sent)));
+        }
+    }
+    publisher.await??;
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    let mut result = sample(server, RATE as f64);
+    result.latency = Some((at(0.5), at(0.99)));
+    Ok(result)
+}
+
+async fn fanout(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
+    const SUBSCRIBERS: u64 = 4;
+    let mut consumers = Vec::new();
+    for _ in 0..SUBSCRIBERS {
+        let client = server.client().await?;
+        consumers.push(tokio::spawn(consume(
+            client,
+            "bench".into(),
+            sizes.fanout,
+            false,
+        )));
+    }
+    let started = Instant::now();
+    publish_concurrently(server, "bench", sizes.fanout, 8, 100, false).await?;
+    for consumer in consumers {
+        consumer.await??;
+    }
+    Ok(sample(
+        server,
+        rate(sizes.fanout * SUBSCRIBERS, started.elapsed()),
+    ))
+}
+
+fn sample(server: &Server, events_per_sec: f64) -> Sample {
+    Sample {
+        events_per_sec,
+        latency: None,
+        peak_rss: server.peak_rss(),
+        disk_per_event: None,
+    }
+}
+
+fn median_range(mut values: Vec<f64>) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    (
+        values[values.len() / 2],
+        values[0],
+        values[values.len() - 1],
+    )
+}
+
+fn report(name: &str, samples: &[Sample]) {
+    let (rate, low, high) = median_range(samples.iter().map(|s| s.events_per_sec).collect());
+    let rss = samples.iter().map(|s| s.peak_rss).max().unwrap_or(0) as f64 / (1024.0 * 1024.0);
+    let mut extra = String::new();
+    if samples.iter().all(|s| s.latency.is_some()) {
+        let micros = |f: fn(&(Duration, Duration)) -> Duration| {
+            median_range(
+                samples
+                    .iter()
+                    .filter_map(|s| s.latency.as_ref())
+                    .map(|l| f(l).as_secs_f64() * 1e6)
+                    .collect(),
+            )
+            .0
+        };
+        extra = format!(
+            "p50 {:.0} µs, p99 {:.0} µs",
+            micros(|l| l.0),
+            micros(|l| l.1)
+        );
+    }
+    if let Some(disk) = samples.iter().filter_map(|s| s.disk_per_event).next() {
+        extra = format!("{disk:.0} B on disk per event");
+    }
+    println!("| {name} | {rate:.0} | {low:.0}–{high:.0} | {rss:.0} | {extra} |");
+}
+
+#[tokio::main]
+async fn main() -> BenchResult<()> {
+    let args = Args::parse();
+    let sizes = Sizes::new(args.smoke);
+    let runs = if args.smoke { 1 } else { args.runs.max(1) };
+    println!(
+        "| workload (256-byte payloads) | events/s (median) | min–max | peak server RSS MiB | notes |"
+    );
+    println!("|---|---|---|---|---|");
+    macro_rules! workload {
+        ($name:expr, $run:expr) => {{
+            let mut samples = Vec::new();
+            for _ in 0..runs {
+                let server = Server::start(&args).await?;
+                samples.push($run(&server, &sizes).await?);
+            }
+            report($name, &samples);
+        }};
+    }
+    workload!("publish, awaiting each ack", ack_each);
+    workload!("publish, 1 event/request, 256 in flight (unary)", pipelined);
+    workload!("publish, 100-event requests, 8 publishers", batched);
+    workload!("same, idempotency key on every event", batched_keyed);
+    workload!("replay stored events from offset 0", replay);
+    workload!("publish→subscriber latency at 5,000 events/s", latency);
+    workload!("fan-out: 4 live subscribers (events delivered)", fanout);
+    Ok(())
+}
