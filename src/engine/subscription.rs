@@ -10,7 +10,12 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, watch};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_stream::Stream;
 use tokio_util::sync::CancellationToken;
 
 use super::EngineError;
@@ -71,8 +76,41 @@ pub struct Delivery {
     pub caught_up: bool,
 }
 
-/// The stream of a subscription; ends with an error item or, for `stop_at_end`, without one.
-pub type Deliveries = tokio_stream::wrappers::ReceiverStream<Result<Delivery, EngineError>>;
+/// The stream of a subscription: deliveries, then either an error or (for `stop_at_end`) the end.
+///
+/// The error travels apart from the deliveries, so it can never be lost to a full buffer, and it
+/// is yielded as soon as it is known: deliveries still buffered are dropped, since the client
+/// resumes from the last `next_offset` it did receive.
+pub struct Deliveries {
+    deliveries: mpsc::Receiver<Delivery>,
+    failure: Option<oneshot::Receiver<EngineError>>,
+}
+
+impl Stream for Deliveries {
+    type Item = Result<Delivery, EngineError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(failure) = self.failure.as_mut() {
+            match Pin::new(failure).poll(cx) {
+                Poll::Ready(Ok(error)) => {
+                    self.failure = None;
+                    self.deliveries.close();
+                    return Poll::Ready(Some(Err(error)));
+                }
+                // The producer ended without an error: what is buffered is all there is.
+                Poll::Ready(Err(_)) => self.failure = None,
+                Poll::Pending => {}
+            }
+        }
+        match self.deliveries.poll_recv(cx) {
+            Poll::Ready(Some(delivery)) => Poll::Ready(Some(Ok(delivery))),
+            // Closed: wait for the failure, if one may still come.
+            Poll::Ready(None) if self.failure.is_some() => Poll::Pending,
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
 
 /// Resolves the start and spawns the producer task.
 pub(super) fn start(
@@ -86,11 +124,13 @@ pub(super) fn start(
     let position = resolve_start(&topic, spec.start, bounds)?;
     let end = spec.stop_at_end.then_some(bounds.next_offset);
     let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
+    let (failure_sender, failure) = oneshot::channel();
     let producer = Producer {
         topic,
         spec,
         visible,
         sender,
+        failure: failure_sender,
         position,
         end,
         last_sent: None,
@@ -98,7 +138,10 @@ pub(super) fn start(
         shutdown,
     };
     tasks.spawn(producer.run());
-    Ok(Deliveries::new(receiver))
+    Ok(Deliveries {
+        deliveries: receiver,
+        failure: Some(failure),
+    })
 }
 
 fn resolve_start(topic: &TopicHandle, start: StartAt, bounds: Visible) -> Result<u64, EngineError> {
@@ -131,7 +174,8 @@ struct Producer {
     topic: Arc<TopicHandle>,
     spec: SubscribeSpec,
     visible: watch::Receiver<Visible>,
-    sender: mpsc::Sender<Result<Delivery, EngineError>>,
+    sender: mpsc::Sender<Delivery>,
+    failure: oneshot::Sender<EngineError>,
     position: u64,
     /// For `stop_at_end`: the end offset as of the call.
     end: Option<u64>,
@@ -153,8 +197,8 @@ enum Stop {
 impl Producer {
     async fn run(mut self) {
         if let Err(Stop::Fail(error)) = self.stream().await {
-            // Best effort: a client that is not reading does not get to hold the task.
-            let _ = self.sender.try_send(Err(error));
+            // A client that went away needs no error.
+            let _ = self.failure.send(error);
         }
     }
 
@@ -243,7 +287,7 @@ impl Producer {
             caught_up,
         };
         tokio::select! {
-            sent = self.sender.send(Ok(delivery)) => sent.map_err(|_| Stop::Done)?,
+            sent = self.sender.send(delivery) => sent.map_err(|_| Stop::Done)?,
             () = self.shutdown.cancelled() => return Err(Stop::Fail(EngineError::ShuttingDown)),
             () = self.topic.deleted().cancelled() => return Err(self.deleted()),
         }

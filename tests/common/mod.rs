@@ -289,3 +289,182 @@ pub async fn read_to_end(
     })
     .await
 }
+
+/// A `stop_at_end` subscribe request for `topic` from its oldest retained event.
+pub fn earliest_to_end(topic: &str) -> pb::SubscribeRequest {
+    pb::SubscribeRequest {
+        topic: topic.to_string(),
+        start: Some(pb::subscribe_request::Start::Position(
+            pb::StartPosition::Earliest as i32,
+        )),
+        stop_at_end: true,
+        ..Default::default()
+    }
+}
+
+/// Reads `topic` from its oldest retained event to the end of the log as it stands; returns the
+/// events in order and the last response's `next_offset`.
+pub async fn read_topic_to_end(client: &mut Client, topic: &str) -> (Vec<pb::Event>, u64) {
+    let mut stream = subscribe(client, earliest_to_end(topic)).await;
+    let responses = read_to_end(&mut stream).await;
+    let next_offset = responses.last().map_or(0, |response| response.next_offset);
+    let events = responses
+        .into_iter()
+        .flat_map(|response| response.events)
+        .collect();
+    (events, next_offset)
+}
+
+/// Resident memory of process `pid` in bytes, or `None` once it is gone.
+pub fn process_rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())?;
+    Some(kib * 1024)
+}
+
+/// Asserts that `result` is an error with `code`; returns the status.
+pub fn expect_code<T: std::fmt::Debug>(
+    result: Result<T, tonic::Status>,
+    code: tonic::Code,
+) -> tonic::Status {
+    match result {
+        Ok(value) => panic!("expected {code:?}, got success: {value:?}"),
+        Err(status) => {
+            assert_eq!(status.code(), code, "unexpected status: {status:?}");
+            status
+        }
+    }
+}
+
+/// An event with a type, payload and idempotency key.
+pub fn keyed_event(
+    event_type: &str,
+    payload: impl Into<Vec<u8>>,
+    idempotency_key: &str,
+) -> pb::EventData {
+    pb::EventData {
+        idempotency_key: idempotency_key.to_string(),
+        ..event(event_type, payload)
+    }
+}
+
+/// Publishes `events` to `topic` and returns the outcome, success or status.
+pub async fn try_publish(
+    client: &mut Client,
+    topic: &str,
+    events: Vec<pb::EventData>,
+) -> Result<Vec<pb::PublishResult>, tonic::Status> {
+    within(client.publish(pb::PublishRequest {
+        topic: topic.to_string(),
+        events,
+    }))
+    .await
+    .map(|response| response.into_inner().results)
+}
+
+/// Creates `name` with `config` and returns the created topic.
+pub async fn create_topic(
+    client: &mut Client,
+    name: &str,
+    config: Option<pb::TopicConfig>,
+) -> pb::Topic {
+    within(client.create_topic(pb::CreateTopicRequest {
+        name: name.to_string(),
+        config,
+    }))
+    .await
+    .expect("create topic")
+    .into_inner()
+    .topic
+    .expect("topic in response")
+}
+
+/// Describes `name`, outcome included.
+pub async fn try_get_topic(client: &mut Client, name: &str) -> Result<pb::Topic, tonic::Status> {
+    within(client.get_topic(pb::GetTopicRequest {
+        name: name.to_string(),
+    }))
+    .await
+    .map(|response| response.into_inner().topic.expect("topic in response"))
+}
+
+/// Describes `name`.
+pub async fn get_topic(client: &mut Client, name: &str) -> pb::Topic {
+    try_get_topic(client, name).await.expect("get topic")
+}
+
+/// Polls GetTopic (every 20 ms, bounded by `TIMEOUT`) until `done` holds; returns that topic.
+pub async fn wait_for_topic(
+    client: &mut Client,
+    name: &str,
+    mut done: impl FnMut(&pb::Topic) -> bool,
+) -> pb::Topic {
+    within(async {
+        loop {
+            let topic = get_topic(client, name).await;
+            if done(&topic) {
+                return topic;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+}
+
+/// Reads every retained event of `topic` with a `stop_at_end` subscription from EARLIEST.
+pub async fn read_all(client: &mut Client, topic: &str) -> Vec<pb::Event> {
+    let request = pb::SubscribeRequest {
+        topic: topic.to_string(),
+        start: Some(pb::subscribe_request::Start::Position(
+            pb::StartPosition::Earliest as i32,
+        )),
+        stop_at_end: true,
+        ..Default::default()
+    };
+    let mut stream = subscribe(client, request).await;
+    read_to_end(&mut stream)
+        .await
+        .into_iter()
+        .flat_map(|response| response.events)
+        .collect()
+}
+
+/// The offsets of `events`, in order.
+pub fn offsets_of(events: &[pb::Event]) -> Vec<u64> {
+    events.iter().map(|event| event.offset).collect()
+}
+
+/// The next response of `stream`; fails the test if the stream ends or errors.
+pub async fn next_response(
+    stream: &mut tonic::Streaming<pb::SubscribeResponse>,
+) -> pb::SubscribeResponse {
+    within(stream.message())
+        .await
+        .expect("stream item")
+        .expect("stream open")
+}
+
+/// Subscribes with `request`, expecting the subscription to fail before it delivers any event
+/// (at the call or as the stream's first item); returns the status.
+pub async fn subscribe_error(client: &mut Client, request: pb::SubscribeRequest) -> tonic::Status {
+    let mut stream = match within(client.subscribe(request)).await {
+        Ok(response) => response.into_inner(),
+        Err(status) => return status,
+    };
+    within(async {
+        loop {
+            match stream.message().await {
+                Ok(Some(response)) => assert!(
+                    response.events.is_empty(),
+                    "expected an error, got events: {response:?}"
+                ),
+                Ok(None) => panic!("expected an error, the stream ended with OK"),
+                Err(status) => return status,
+            }
+        }
+    })
+    .await
+}
