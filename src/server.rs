@@ -4,7 +4,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 use crate::api::{EventStreamApi, EventStreamServiceServer};
 use crate::config::Config;
@@ -57,10 +57,14 @@ pub async fn run(
             .max_decoding_message_size(config.max_request_bytes)
             .max_encoding_message_size(usize::MAX);
 
+    // Without TCP_NODELAY, small responses wait on the peer's delayed ACK: ~40 ms per round trip.
+    let incoming = TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .with_keepalive(Some(Duration::from_secs(60)));
     let (stop_accepting, accepting_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tonic::transport::Server::builder()
         .add_service(service)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+        .serve_with_incoming_shutdown(incoming, async {
             let _ = accepting_stopped.await;
         });
     tokio::pin!(server);

@@ -226,7 +226,6 @@ async fn stalled_subscriber_does_not_grow_server_memory() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "server bug: RSS grows with the volume published (~1.2 B per payload byte) whatever --cache-bytes says"]
 async fn sustained_publishing_keeps_server_memory_bounded() {
     // sled's cache at 16 MiB; everything else the server holds is a few requests and batches.
     let dir = tempfile::tempdir().expect("temp dir");

@@ -32,6 +32,9 @@ struct Args {
     /// The server binary (default: `eventstream` beside this program).
     #[arg(long)]
     server_bin: Option<PathBuf>,
+    /// Run only the workloads whose name contains this text.
+    #[arg(long)]
+    only: Option<String>,
     /// Extra arguments for `eventstream serve`.
     #[arg(long, allow_hyphen_values = true)]
     server_arg: Vec<String>,
@@ -428,12 +431,18 @@ async fn main() -> BenchResult<()> {
     println!("|---|---|---|---|---|");
     macro_rules! workload {
         ($name:expr, $run:expr) => {{
-            let mut samples = Vec::new();
-            for _ in 0..runs {
-                let server = Server::start(&args).await?;
-                samples.push($run(&server, &sizes).await?);
+            if args
+                .only
+                .as_ref()
+                .is_none_or(|only| $name.contains(only.as_str()))
+            {
+                let mut samples = Vec::new();
+                for _ in 0..runs {
+                    let server = Server::start(&args).await?;
+                    samples.push($run(&server, &sizes).await?);
+                }
+                report($name, &samples);
             }
-            report($name, &samples);
         }};
     }
     workload!("publish, awaiting each ack", ack_each);

@@ -197,6 +197,12 @@ enum Stop {
 impl Producer {
     async fn run(mut self) {
         if let Err(Stop::Fail(error)) = self.stream().await {
+            // A read racing a deletion fails on the dropped tree: the deletion is the news.
+            let error = if self.topic.deleted().is_cancelled() {
+                self.not_found()
+            } else {
+                error
+            };
             // A client that went away needs no error.
             let _ = self.failure.send(error);
         }
@@ -306,6 +312,10 @@ impl Producer {
     }
 
     fn deleted(&self) -> Stop {
-        Stop::Fail(EngineError::TopicNotFound(self.topic.log().name().clone()))
+        Stop::Fail(self.not_found())
+    }
+
+    fn not_found(&self) -> EngineError {
+        EngineError::TopicNotFound(self.topic.log().name().clone())
     }
 }

@@ -60,6 +60,7 @@ pub(super) async fn run(
 }
 
 async fn complete(store: &Arc<Store>, policy: FsyncPolicy, batch: &mut Vec<Commit>) {
+    let started = std::time::Instant::now();
     let synced = match policy {
         FsyncPolicy::Always => {
             let store = Arc::clone(store);
@@ -70,6 +71,7 @@ async fn complete(store: &Arc<Store>, policy: FsyncPolicy, batch: &mut Vec<Commi
         }
         FsyncPolicy::Never => Ok(()),
     };
+    tracing::debug!(commits = batch.len(), elapsed = ?started.elapsed(), "synced");
     if let Err(error) = &synced {
         tracing::error!(%error, "making appended events durable failed; their publishers get an error");
     }

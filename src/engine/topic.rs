@@ -248,6 +248,8 @@ impl Writer {
         if !events.is_empty() {
             let log = self.log.clone();
             let state = self.state;
+            let count = events.len();
+            let started = std::time::Instant::now();
             let appended = tokio::task::spawn_blocking(move || {
                 log.append(
                     state,
@@ -259,6 +261,7 @@ impl Writer {
                 )
             })
             .await;
+            tracing::debug!(count, elapsed = ?started.elapsed(), "appended");
             match appended
                 .map_err(EngineError::from)
                 .and_then(|r| r.map_err(EngineError::from))
