@@ -1,0 +1,57 @@
+"""Python client for the eventstream gRPC server.
+
+* :meth:`EventStreamClient.publish` - exactly-once effect: idempotency keys assigned before the
+  first attempt, transient failures retried with the same keys.
+* :meth:`EventStreamClient.subscribe` - a :class:`Subscription` iterator that reconnects and
+  resumes from the last ``next_offset`` after dropped connections and server restarts.
+* :class:`DurableConsumer` - position and processed event ids in SQLite, committed in one
+  transaction with the handler's own writes.
+
+The generated protobuf messages and gRPC stub are in :mod:`eventstream_client.v1`.
+"""
+
+from ._client import DEFAULT_CHANNEL_OPTIONS, EventStreamClient, Published, new_event
+from ._consumer import DurableConsumer, Handler, HandlerEndedTransactionError
+from ._errors import (
+    TRANSIENT_CODES,
+    AlreadyExistsError,
+    DataLossError,
+    EventStreamError,
+    IdempotencyConflictError,
+    InvalidArgumentError,
+    NotFoundError,
+    OutOfRangeError,
+    UnavailableError,
+)
+from ._retry import DEFAULT_PUBLISH_RETRY, DEFAULT_RECONNECT, RetryPolicy
+from ._subscription import Batch, Subscription
+from .v1 import eventstream_pb2 as pb
+from .v1.eventstream_pb2 import Event, EventData, Topic
+
+__all__ = [
+    "DEFAULT_CHANNEL_OPTIONS",
+    "DEFAULT_PUBLISH_RETRY",
+    "DEFAULT_RECONNECT",
+    "TRANSIENT_CODES",
+    "AlreadyExistsError",
+    "Batch",
+    "DataLossError",
+    "DurableConsumer",
+    "Event",
+    "EventData",
+    "EventStreamClient",
+    "EventStreamError",
+    "Handler",
+    "HandlerEndedTransactionError",
+    "IdempotencyConflictError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "OutOfRangeError",
+    "Published",
+    "RetryPolicy",
+    "Subscription",
+    "Topic",
+    "UnavailableError",
+    "new_event",
+    "pb",
+]

@@ -1,0 +1,1 @@
+"""Generated protobuf and gRPC stubs for eventstream.v1 (see generate.sh)."""

@@ -1,0 +1,33 @@
+/**
+ * TypeScript client for the eventstream gRPC server.
+ *
+ * - `EventStreamClient.publish`: exactly-once effect (idempotency keys assigned before the first
+ *   attempt, transient failures retried with the same keys).
+ * - `EventStreamClient.subscribe`: an async iterable that reconnects and resumes from the last
+ *   `nextOffset` after dropped connections and server restarts.
+ * - `DurableConsumer`: position, processed ids and handler state in one atomically replaced file.
+ */
+
+export { EventStreamClient, DEFAULT_CHANNEL_OPTIONS, type ClientOptions, type CreateTopicOptions } from './client';
+export { Subscription, type SubscribeOptions } from './subscription';
+export {
+  DurableConsumer,
+  type ConsumerContext,
+  type ConsumerHandler,
+  type DurableConsumerOptions,
+} from './consumer';
+export {
+  EventStreamError,
+  InvalidArgumentError,
+  NotFoundError,
+  AlreadyExistsError,
+  IdempotencyConflictError,
+  OutOfRangeError,
+  UnavailableError,
+  DataLossError,
+  TRANSIENT_CODES,
+} from './errors';
+export { DEFAULT_PUBLISH_RETRY, DEFAULT_RECONNECT, type RetryPolicy } from './retry';
+export type { Batch, Event, NewEvent, Published, TopicInfo } from './types';
+export { PROTO_PATH, protoPackage } from './grpc';
+export type { ProtoGrpcType } from './generated/eventstream';
