@@ -176,3 +176,25 @@ async fn stop_at_end_with_nothing_matching_ends_at_the_end_without_events() {
     assert_eq!(events, vec![]);
     assert_eq!(responses.last().expect("a response").next_offset, 10);
 }
+
+#[tokio::test]
+async fn live_stream_reports_the_position_of_skipped_events() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    create_topic(&mut client, "orders", None).await;
+
+    let mut stream = subscribe(&mut client, filtered("orders", &["Keep"], "", false)).await;
+    let first = next_response(&mut stream).await;
+    assert_eq!((first.next_offset, first.caught_up), (0, true));
+    publish(
+        &mut client,
+        "orders",
+        vec![event("Skip", "0"), event("Skip", "1")],
+    )
+    .await;
+
+    // No event passes the filter, yet the stream soon says it has looked past both.
+    let progress = next_response(&mut stream).await;
+    assert!(progress.events.is_empty());
+    assert_eq!((progress.next_offset, progress.caught_up), (2, true));
+}

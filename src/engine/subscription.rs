@@ -31,6 +31,9 @@ const READ_CHUNK_BYTES: usize = 1024 * 1024;
 const RESPONSE_BYTES: usize = 1024 * 1024;
 /// Events one response carries at most.
 const RESPONSE_EVENTS: usize = 4096;
+/// How long a live subscription whose filter skipped events waits before reporting its position
+/// in a response with no events.
+const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Where a subscription starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -303,7 +306,18 @@ impl Producer {
     }
 
     async fn wait_for_more(&mut self) -> Result<(), Stop> {
+        // Events skipped by a filter move the position without a response; report it after a
+        // quiet spell, so a resuming client does not re-scan them.
+        let unreported = self.last_sent != Some(self.position);
+        let report_progress = async {
+            if unreported {
+                tokio::time::sleep(PROGRESS_INTERVAL).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
         tokio::select! {
+            () = report_progress => self.send(Vec::new(), true).await,
             changed = self.visible.changed() => changed.map_err(|_| self.deleted()),
             () = self.sender.closed() => Err(Stop::Done),
             () = self.shutdown.cancelled() => Err(Stop::Fail(EngineError::ShuttingDown)),
