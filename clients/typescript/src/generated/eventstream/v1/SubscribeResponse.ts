@@ -8,7 +8,10 @@ import type { Long } from '@grpc/proto-loader';
  */
 export interface SubscribeResponse {
   /**
-   * The events of this batch that pass the filters; may be empty.
+   * The events of this batch that pass the filters. Empty only in the first response of a
+   * subscription that starts at the end, in the last response of a `stop_at_end` stream, and in
+   * progress reports (a live stream whose filters skipped events reports its position after a
+   * second without matching events).
    */
   'events'?: (_eventstream_v1_Event)[];
   /**
@@ -28,7 +31,10 @@ export interface SubscribeResponse {
  */
 export interface SubscribeResponse__Output {
   /**
-   * The events of this batch that pass the filters; may be empty.
+   * The events of this batch that pass the filters. Empty only in the first response of a
+   * subscription that starts at the end, in the last response of a `stop_at_end` stream, and in
+   * progress reports (a live stream whose filters skipped events reports its position after a
+   * second without matching events).
    */
   'events': (_eventstream_v1_Event__Output)[];
   /**
