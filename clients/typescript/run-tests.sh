@@ -15,6 +15,8 @@ if [ ! -x "$EVENTSTREAM_BIN" ]; then
 fi
 cd "$here"
 npm ci --no-audit --no-fund --loglevel=error
+# The API's proto must stay clean under buf's STANDARD lint rules (buf.yaml at the repository root).
+npm run --silent lint:proto
 rm -rf dist
 npm run --silent build
 npm test
