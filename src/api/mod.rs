@@ -1,6 +1,7 @@
 //! The gRPC layer: translates between the proto and the engine, and errors into statuses.
 
 mod convert;
+mod publish_stream;
 mod status;
 
 use std::pin::Pin;
@@ -49,6 +50,20 @@ impl pb::event_stream_service_server::EventStreamService for EventStreamApi {
         Ok(Response::new(pb::PublishResponse {
             results: results.into_iter().map(Into::into).collect(),
         }))
+    }
+
+    type PublishStreamStream =
+        tokio_stream::wrappers::ReceiverStream<Result<pb::PublishStreamResponse, Status>>;
+
+    async fn publish_stream(
+        &self,
+        request: Request<tonic::Streaming<pb::PublishStreamRequest>>,
+    ) -> Result<Response<Self::PublishStreamStream>, Status> {
+        Ok(Response::new(publish_stream::serve(
+            Arc::clone(&self.broker),
+            self.max_event_bytes,
+            request.into_inner(),
+        )))
     }
 
     type SubscribeStream = SubscribeStream;

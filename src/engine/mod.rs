@@ -15,7 +15,7 @@ use tokio_util::task::TaskTracker;
 
 pub use error::EngineError;
 pub use subscription::{Deliveries, Delivery, StartAt, SubscribeSpec};
-pub use topic::Visible;
+pub use topic::{PendingAppend, Visible};
 
 use crate::config::FsyncPolicy;
 use crate::model::{AppendResult, NewEvent, Timestamp, TopicConfig, TopicInfo, TopicName};
@@ -174,7 +174,22 @@ impl Broker {
         topic: &TopicName,
         events: Vec<NewEvent>,
     ) -> Result<Vec<AppendResult>, EngineError> {
-        self.topic_for_use(topic).await?.append(events).await
+        self.submit(topic, events).await?.outcome().await
+    }
+
+    /// Queues `events` for appending to `topic`, all or nothing, without waiting for them to be
+    /// durable: appends submitted one after another to a topic get offsets in that order.
+    pub async fn submit(
+        &self,
+        topic: &TopicName,
+        events: Vec<NewEvent>,
+    ) -> Result<PendingAppend, EngineError> {
+        self.topic_for_use(topic).await?.submit(events).await
+    }
+
+    /// Cancelled when shutdown begins; long-lived calls watch it to end themselves.
+    pub fn stopping(&self) -> &CancellationToken {
+        &self.streams_stop
     }
 
     /// Starts a subscription to `topic`.

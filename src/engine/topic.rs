@@ -51,6 +51,19 @@ pub struct TopicHandle {
     writer_done: tokio::sync::Mutex<Option<oneshot::Receiver<()>>>,
 }
 
+/// An append accepted by a topic's writer, not yet answered.
+pub struct PendingAppend {
+    topic: Arc<TopicHandle>,
+    answer: oneshot::Receiver<Result<Vec<AppendResult>, EngineError>>,
+}
+
+impl PendingAppend {
+    /// Waits until the events are durable (or the append failed).
+    pub async fn outcome(self) -> Result<Vec<AppendResult>, EngineError> {
+        self.answer.await.map_err(|_| self.topic.writer_gone())?
+    }
+}
+
 /// What a writer needs besides its log.
 pub(super) struct WriterContext {
     pub commits: mpsc::Sender<Commit>,
@@ -123,22 +136,30 @@ impl TopicHandle {
         }
     }
 
-    /// Appends `events` through the writer's group commit; returns once they are durable.
-    pub async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<AppendResult>, EngineError> {
+    /// Queues `events` for the writer's group commit (waiting while the queue is full); the
+    /// returned [`PendingAppend`] resolves once they are durable.
+    pub async fn submit(
+        self: &Arc<Self>,
+        events: Vec<NewEvent>,
+    ) -> Result<PendingAppend, EngineError> {
         let (reply, answer) = oneshot::channel();
-        // The writer only stops for a deletion or a shutdown.
-        let gone = || {
-            if self.deleted.is_cancelled() {
-                EngineError::TopicNotFound(self.log.name().clone())
-            } else {
-                EngineError::ShuttingDown
-            }
-        };
         self.appends
             .send(AppendRequest { events, reply })
             .await
-            .map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
+            .map_err(|_| self.writer_gone())?;
+        Ok(PendingAppend {
+            topic: Arc::clone(self),
+            answer,
+        })
+    }
+
+    /// Why the writer is not there: it only stops for a deletion or a shutdown.
+    fn writer_gone(&self) -> EngineError {
+        if self.deleted.is_cancelled() {
+            EngineError::TopicNotFound(self.log.name().clone())
+        } else {
+            EngineError::ShuttingDown
+        }
     }
 
     /// Marks the topic deleted, stops its writer and waits until it has stopped.

@@ -12,9 +12,12 @@ import type { GetTopicRequest as _eventstream_v1_GetTopicRequest, GetTopicReques
 import type { GetTopicResponse as _eventstream_v1_GetTopicResponse, GetTopicResponse__Output as _eventstream_v1_GetTopicResponse__Output } from './eventstream/v1/GetTopicResponse';
 import type { ListTopicsRequest as _eventstream_v1_ListTopicsRequest, ListTopicsRequest__Output as _eventstream_v1_ListTopicsRequest__Output } from './eventstream/v1/ListTopicsRequest';
 import type { ListTopicsResponse as _eventstream_v1_ListTopicsResponse, ListTopicsResponse__Output as _eventstream_v1_ListTopicsResponse__Output } from './eventstream/v1/ListTopicsResponse';
+import type { PublishError as _eventstream_v1_PublishError, PublishError__Output as _eventstream_v1_PublishError__Output } from './eventstream/v1/PublishError';
 import type { PublishRequest as _eventstream_v1_PublishRequest, PublishRequest__Output as _eventstream_v1_PublishRequest__Output } from './eventstream/v1/PublishRequest';
 import type { PublishResponse as _eventstream_v1_PublishResponse, PublishResponse__Output as _eventstream_v1_PublishResponse__Output } from './eventstream/v1/PublishResponse';
 import type { PublishResult as _eventstream_v1_PublishResult, PublishResult__Output as _eventstream_v1_PublishResult__Output } from './eventstream/v1/PublishResult';
+import type { PublishStreamRequest as _eventstream_v1_PublishStreamRequest, PublishStreamRequest__Output as _eventstream_v1_PublishStreamRequest__Output } from './eventstream/v1/PublishStreamRequest';
+import type { PublishStreamResponse as _eventstream_v1_PublishStreamResponse, PublishStreamResponse__Output as _eventstream_v1_PublishStreamResponse__Output } from './eventstream/v1/PublishStreamResponse';
 import type { SubscribeRequest as _eventstream_v1_SubscribeRequest, SubscribeRequest__Output as _eventstream_v1_SubscribeRequest__Output } from './eventstream/v1/SubscribeRequest';
 import type { SubscribeResponse as _eventstream_v1_SubscribeResponse, SubscribeResponse__Output as _eventstream_v1_SubscribeResponse__Output } from './eventstream/v1/SubscribeResponse';
 import type { Topic as _eventstream_v1_Topic, Topic__Output as _eventstream_v1_Topic__Output } from './eventstream/v1/Topic';
@@ -43,9 +46,12 @@ export interface ProtoGrpcType {
       GetTopicResponse: MessageTypeDefinition<_eventstream_v1_GetTopicResponse, _eventstream_v1_GetTopicResponse__Output>
       ListTopicsRequest: MessageTypeDefinition<_eventstream_v1_ListTopicsRequest, _eventstream_v1_ListTopicsRequest__Output>
       ListTopicsResponse: MessageTypeDefinition<_eventstream_v1_ListTopicsResponse, _eventstream_v1_ListTopicsResponse__Output>
+      PublishError: MessageTypeDefinition<_eventstream_v1_PublishError, _eventstream_v1_PublishError__Output>
       PublishRequest: MessageTypeDefinition<_eventstream_v1_PublishRequest, _eventstream_v1_PublishRequest__Output>
       PublishResponse: MessageTypeDefinition<_eventstream_v1_PublishResponse, _eventstream_v1_PublishResponse__Output>
       PublishResult: MessageTypeDefinition<_eventstream_v1_PublishResult, _eventstream_v1_PublishResult__Output>
+      PublishStreamRequest: MessageTypeDefinition<_eventstream_v1_PublishStreamRequest, _eventstream_v1_PublishStreamRequest__Output>
+      PublishStreamResponse: MessageTypeDefinition<_eventstream_v1_PublishStreamResponse, _eventstream_v1_PublishStreamResponse__Output>
       StartPosition: EnumTypeDefinition
       SubscribeRequest: MessageTypeDefinition<_eventstream_v1_SubscribeRequest, _eventstream_v1_SubscribeRequest__Output>
       SubscribeResponse: MessageTypeDefinition<_eventstream_v1_SubscribeResponse, _eventstream_v1_SubscribeResponse__Output>

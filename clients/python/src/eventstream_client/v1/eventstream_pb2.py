@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n eventstream/v1/eventstream.proto\x12\x0e\x65ventstream.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe7\x01\n\tEventData\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x0b\n\x03key\x18\x04 \x01(\t\x12\x37\n\x07headers\x18\x05 \x03(\x0b\x32&.eventstream.v1.EventData.HeadersEntry\x12\x14\n\x0c\x63ontent_type\x18\x06 \x01(\t\x12\x16\n\x0eschema_version\x18\x07 \x01(\r\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb4\x02\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05topic\x18\x02 \x01(\t\x12\x0e\n\x06offset\x18\x03 \x01(\x04\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04type\x18\x05 \x01(\t\x12\x0f\n\x07payload\x18\x06 \x01(\x0c\x12\x17\n\x0fidempotency_key\x18\x07 \x01(\t\x12\x0b\n\x03key\x18\x08 \x01(\t\x12\x33\n\x07headers\x18\t \x03(\x0b\x32\".eventstream.v1.Event.HeadersEntry\x12\x14\n\x0c\x63ontent_type\x18\n \x01(\t\x12\x16\n\x0eschema_version\x18\x0b \x01(\r\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"J\n\x0ePublishRequest\x12\r\n\x05topic\x18\x01 \x01(\t\x12)\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x19.eventstream.v1.EventData\"A\n\x0fPublishResponse\x12.\n\x07results\x18\x01 \x03(\x0b\x32\x1d.eventstream.v1.PublishResult\"h\n\rPublishResult\x12\x0e\n\x06offset\x18\x01 \x01(\x04\x12\n\n\x02id\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tduplicate\x18\x04 \x01(\x08\"\xd6\x01\n\x10SubscribeRequest\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x15\n\x0b\x66rom_offset\x18\x02 \x01(\x04H\x00\x12/\n\tfrom_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x12\x31\n\x08position\x18\x04 \x01(\x0e\x32\x1d.eventstream.v1.StartPositionH\x00\x12\r\n\x05types\x18\x05 \x03(\t\x12\x0b\n\x03key\x18\x06 \x01(\t\x12\x13\n\x0bstop_at_end\x18\x07 \x01(\x08\x42\x07\n\x05start\"b\n\x11SubscribeResponse\x12%\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x15.eventstream.v1.Event\x12\x13\n\x0bnext_offset\x18\x02 \x01(\x04\x12\x11\n\tcaught_up\x18\x03 \x01(\x08\"\xa3\x01\n\x0bTopicConfig\x12\x30\n\rretention_age\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x18\n\x10retention_events\x18\x02 \x01(\x04\x12\x17\n\x0fretention_bytes\x18\x03 \x01(\x04\x12/\n\x0c\x64\x65\x64up_window\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xb2\x01\n\x05Topic\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x1b.eventstream.v1.TopicConfig\x12\x14\n\x0c\x66irst_offset\x18\x03 \x01(\x04\x12\x13\n\x0bnext_offset\x18\x04 \x01(\x04\x12\x12\n\nsize_bytes\x18\x05 \x01(\x04\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"O\n\x12\x43reateTopicRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x1b.eventstream.v1.TopicConfig\";\n\x13\x43reateTopicResponse\x12$\n\x05topic\x18\x01 \x01(\x0b\x32\x15.eventstream.v1.Topic\"\x1f\n\x0fGetTopicRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"8\n\x10GetTopicResponse\x12$\n\x05topic\x18\x01 \x01(\x0b\x32\x15.eventstream.v1.Topic\"\x13\n\x11ListTopicsRequest\";\n\x12ListTopicsResponse\x12%\n\x06topics\x18\x01 \x03(\x0b\x32\x15.eventstream.v1.Topic\"\"\n\x12\x44\x65leteTopicRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteTopicResponse*g\n\rStartPosition\x12\x1e\n\x1aSTART_POSITION_UNSPECIFIED\x10\x00\x12\x1b\n\x17START_POSITION_EARLIEST\x10\x01\x12\x19\n\x15START_POSITION_LATEST\x10\x02\x32\x88\x04\n\x12\x45ventStreamService\x12J\n\x07Publish\x12\x1e.eventstream.v1.PublishRequest\x1a\x1f.eventstream.v1.PublishResponse\x12R\n\tSubscribe\x12 .eventstream.v1.SubscribeRequest\x1a!.eventstream.v1.SubscribeResponse0\x01\x12V\n\x0b\x43reateTopic\x12\".eventstream.v1.CreateTopicRequest\x1a#.eventstream.v1.CreateTopicResponse\x12M\n\x08GetTopic\x12\x1f.eventstream.v1.GetTopicRequest\x1a .eventstream.v1.GetTopicResponse\x12S\n\nListTopics\x12!.eventstream.v1.ListTopicsRequest\x1a\".eventstream.v1.ListTopicsResponse\x12V\n\x0b\x44\x65leteTopic\x12\".eventstream.v1.DeleteTopicRequest\x1a#.eventstream.v1.DeleteTopicResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n eventstream/v1/eventstream.proto\x12\x0e\x65ventstream.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe7\x01\n\tEventData\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x0b\n\x03key\x18\x04 \x01(\t\x12\x37\n\x07headers\x18\x05 \x03(\x0b\x32&.eventstream.v1.EventData.HeadersEntry\x12\x14\n\x0c\x63ontent_type\x18\x06 \x01(\t\x12\x16\n\x0eschema_version\x18\x07 \x01(\r\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb4\x02\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05topic\x18\x02 \x01(\t\x12\x0e\n\x06offset\x18\x03 \x01(\x04\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04type\x18\x05 \x01(\t\x12\x0f\n\x07payload\x18\x06 \x01(\x0c\x12\x17\n\x0fidempotency_key\x18\x07 \x01(\t\x12\x0b\n\x03key\x18\x08 \x01(\t\x12\x33\n\x07headers\x18\t \x03(\x0b\x32\".eventstream.v1.Event.HeadersEntry\x12\x14\n\x0c\x63ontent_type\x18\n \x01(\t\x12\x16\n\x0eschema_version\x18\x0b \x01(\r\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"J\n\x0ePublishRequest\x12\r\n\x05topic\x18\x01 \x01(\t\x12)\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x19.eventstream.v1.EventData\"A\n\x0fPublishResponse\x12.\n\x07results\x18\x01 \x03(\x0b\x32\x1d.eventstream.v1.PublishResult\"h\n\rPublishResult\x12\x0e\n\x06offset\x18\x01 \x01(\x04\x12\n\n\x02id\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tduplicate\x18\x04 \x01(\x08\"G\n\x14PublishStreamRequest\x12/\n\x07request\x18\x01 \x01(\x0b\x32\x1e.eventstream.v1.PublishRequest\"\x86\x01\n\x15PublishStreamResponse\x12\x33\n\x08response\x18\x01 \x01(\x0b\x32\x1f.eventstream.v1.PublishResponseH\x00\x12-\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x1c.eventstream.v1.PublishErrorH\x00\x42\t\n\x07outcome\"-\n\x0cPublishError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xd6\x01\n\x10SubscribeRequest\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x15\n\x0b\x66rom_offset\x18\x02 \x01(\x04H\x00\x12/\n\tfrom_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x12\x31\n\x08position\x18\x04 \x01(\x0e\x32\x1d.eventstream.v1.StartPositionH\x00\x12\r\n\x05types\x18\x05 \x03(\t\x12\x0b\n\x03key\x18\x06 \x01(\t\x12\x13\n\x0bstop_at_end\x18\x07 \x01(\x08\x42\x07\n\x05start\"b\n\x11SubscribeResponse\x12%\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x15.eventstream.v1.Event\x12\x13\n\x0bnext_offset\x18\x02 \x01(\x04\x12\x11\n\tcaught_up\x18\x03 \x01(\x08\"\xa3\x01\n\x0bTopicConfig\x12\x30\n\rretention_age\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x18\n\x10retention_events\x18\x02 \x01(\x04\x12\x17\n\x0fretention_bytes\x18\x03 \x01(\x04\x12/\n\x0c\x64\x65\x64up_window\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xb2\x01\n\x05Topic\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x1b.eventstream.v1.TopicConfig\x12\x14\n\x0c\x66irst_offset\x18\x03 \x01(\x04\x12\x13\n\x0bnext_offset\x18\x04 \x01(\x04\x12\x12\n\nsize_bytes\x18\x05 \x01(\x04\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"O\n\x12\x43reateTopicRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x1b.eventstream.v1.TopicConfig\";\n\x13\x43reateTopicResponse\x12$\n\x05topic\x18\x01 \x01(\x0b\x32\x15.eventstream.v1.Topic\"\x1f\n\x0fGetTopicRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"8\n\x10GetTopicResponse\x12$\n\x05topic\x18\x01 \x01(\x0b\x32\x15.eventstream.v1.Topic\"\x13\n\x11ListTopicsRequest\";\n\x12ListTopicsResponse\x12%\n\x06topics\x18\x01 \x03(\x0b\x32\x15.eventstream.v1.Topic\"\"\n\x12\x44\x65leteTopicRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteTopicResponse*g\n\rStartPosition\x12\x1e\n\x1aSTART_POSITION_UNSPECIFIED\x10\x00\x12\x1b\n\x17START_POSITION_EARLIEST\x10\x01\x12\x19\n\x15START_POSITION_LATEST\x10\x02\x32\xea\x04\n\x12\x45ventStreamService\x12J\n\x07Publish\x12\x1e.eventstream.v1.PublishRequest\x1a\x1f.eventstream.v1.PublishResponse\x12`\n\rPublishStream\x12$.eventstream.v1.PublishStreamRequest\x1a%.eventstream.v1.PublishStreamResponse(\x01\x30\x01\x12R\n\tSubscribe\x12 .eventstream.v1.SubscribeRequest\x1a!.eventstream.v1.SubscribeResponse0\x01\x12V\n\x0b\x43reateTopic\x12\".eventstream.v1.CreateTopicRequest\x1a#.eventstream.v1.CreateTopicResponse\x12M\n\x08GetTopic\x12\x1f.eventstream.v1.GetTopicRequest\x1a .eventstream.v1.GetTopicResponse\x12S\n\nListTopics\x12!.eventstream.v1.ListTopicsRequest\x1a\".eventstream.v1.ListTopicsResponse\x12V\n\x0b\x44\x65leteTopic\x12\".eventstream.v1.DeleteTopicRequest\x1a#.eventstream.v1.DeleteTopicResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,8 +37,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EVENTDATA_HEADERSENTRY']._serialized_options = b'8\001'
   _globals['_EVENT_HEADERSENTRY']._loaded_options = None
   _globals['_EVENT_HEADERSENTRY']._serialized_options = b'8\001'
-  _globals['_STARTPOSITION']._serialized_start=1949
-  _globals['_STARTPOSITION']._serialized_end=2052
+  _globals['_STARTPOSITION']._serialized_start=2206
+  _globals['_STARTPOSITION']._serialized_end=2309
   _globals['_EVENTDATA']._serialized_start=118
   _globals['_EVENTDATA']._serialized_end=349
   _globals['_EVENTDATA_HEADERSENTRY']._serialized_start=303
@@ -53,30 +53,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PUBLISHRESPONSE']._serialized_end=803
   _globals['_PUBLISHRESULT']._serialized_start=805
   _globals['_PUBLISHRESULT']._serialized_end=909
-  _globals['_SUBSCRIBEREQUEST']._serialized_start=912
-  _globals['_SUBSCRIBEREQUEST']._serialized_end=1126
-  _globals['_SUBSCRIBERESPONSE']._serialized_start=1128
-  _globals['_SUBSCRIBERESPONSE']._serialized_end=1226
-  _globals['_TOPICCONFIG']._serialized_start=1229
-  _globals['_TOPICCONFIG']._serialized_end=1392
-  _globals['_TOPIC']._serialized_start=1395
-  _globals['_TOPIC']._serialized_end=1573
-  _globals['_CREATETOPICREQUEST']._serialized_start=1575
-  _globals['_CREATETOPICREQUEST']._serialized_end=1654
-  _globals['_CREATETOPICRESPONSE']._serialized_start=1656
-  _globals['_CREATETOPICRESPONSE']._serialized_end=1715
-  _globals['_GETTOPICREQUEST']._serialized_start=1717
-  _globals['_GETTOPICREQUEST']._serialized_end=1748
-  _globals['_GETTOPICRESPONSE']._serialized_start=1750
-  _globals['_GETTOPICRESPONSE']._serialized_end=1806
-  _globals['_LISTTOPICSREQUEST']._serialized_start=1808
-  _globals['_LISTTOPICSREQUEST']._serialized_end=1827
-  _globals['_LISTTOPICSRESPONSE']._serialized_start=1829
-  _globals['_LISTTOPICSRESPONSE']._serialized_end=1888
-  _globals['_DELETETOPICREQUEST']._serialized_start=1890
-  _globals['_DELETETOPICREQUEST']._serialized_end=1924
-  _globals['_DELETETOPICRESPONSE']._serialized_start=1926
-  _globals['_DELETETOPICRESPONSE']._serialized_end=1947
-  _globals['_EVENTSTREAMSERVICE']._serialized_start=2055
-  _globals['_EVENTSTREAMSERVICE']._serialized_end=2575
+  _globals['_PUBLISHSTREAMREQUEST']._serialized_start=911
+  _globals['_PUBLISHSTREAMREQUEST']._serialized_end=982
+  _globals['_PUBLISHSTREAMRESPONSE']._serialized_start=985
+  _globals['_PUBLISHSTREAMRESPONSE']._serialized_end=1119
+  _globals['_PUBLISHERROR']._serialized_start=1121
+  _globals['_PUBLISHERROR']._serialized_end=1166
+  _globals['_SUBSCRIBEREQUEST']._serialized_start=1169
+  _globals['_SUBSCRIBEREQUEST']._serialized_end=1383
+  _globals['_SUBSCRIBERESPONSE']._serialized_start=1385
+  _globals['_SUBSCRIBERESPONSE']._serialized_end=1483
+  _globals['_TOPICCONFIG']._serialized_start=1486
+  _globals['_TOPICCONFIG']._serialized_end=1649
+  _globals['_TOPIC']._serialized_start=1652
+  _globals['_TOPIC']._serialized_end=1830
+  _globals['_CREATETOPICREQUEST']._serialized_start=1832
+  _globals['_CREATETOPICREQUEST']._serialized_end=1911
+  _globals['_CREATETOPICRESPONSE']._serialized_start=1913
+  _globals['_CREATETOPICRESPONSE']._serialized_end=1972
+  _globals['_GETTOPICREQUEST']._serialized_start=1974
+  _globals['_GETTOPICREQUEST']._serialized_end=2005
+  _globals['_GETTOPICRESPONSE']._serialized_start=2007
+  _globals['_GETTOPICRESPONSE']._serialized_end=2063
+  _globals['_LISTTOPICSREQUEST']._serialized_start=2065
+  _globals['_LISTTOPICSREQUEST']._serialized_end=2084
+  _globals['_LISTTOPICSRESPONSE']._serialized_start=2086
+  _globals['_LISTTOPICSRESPONSE']._serialized_end=2145
+  _globals['_DELETETOPICREQUEST']._serialized_start=2147
+  _globals['_DELETETOPICREQUEST']._serialized_end=2181
+  _globals['_DELETETOPICRESPONSE']._serialized_start=2183
+  _globals['_DELETETOPICRESPONSE']._serialized_end=2204
+  _globals['_EVENTSTREAMSERVICE']._serialized_start=2312
+  _globals['_EVENTSTREAMSERVICE']._serialized_end=2930
 # @@protoc_insertion_point(module_scope)

@@ -40,6 +40,11 @@ class EventStreamServiceStub:
                 request_serializer=eventstream_dot_v1_dot_eventstream__pb2.PublishRequest.SerializeToString,
                 response_deserializer=eventstream_dot_v1_dot_eventstream__pb2.PublishResponse.FromString,
                 _registered_method=True)
+        self.PublishStream = channel.stream_stream(
+                '/eventstream.v1.EventStreamService/PublishStream',
+                request_serializer=eventstream_dot_v1_dot_eventstream__pb2.PublishStreamRequest.SerializeToString,
+                response_deserializer=eventstream_dot_v1_dot_eventstream__pb2.PublishStreamResponse.FromString,
+                _registered_method=True)
         self.Subscribe = channel.unary_stream(
                 '/eventstream.v1.EventStreamService/Subscribe',
                 request_serializer=eventstream_dot_v1_dot_eventstream__pb2.SubscribeRequest.SerializeToString,
@@ -81,6 +86,20 @@ class EventStreamServiceServicer:
         idempotency key over 256 bytes, payload over the server's limit), NOT_FOUND (topic missing and
         auto-create off), FAILED_PRECONDITION (an idempotency key reused with a different type or
         payload; nothing of the request is appended).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PublishStream(self, request_iterator, context):
+        """Publishes many requests over one stream, pipelined: the client sends requests without
+        waiting, and gets one response per request, in request order, each once that request's
+        events are durable.
+
+        Every Publish rule holds per request (all-or-nothing append, idempotency, validation). A
+        request that fails gets a response carrying its error, and the stream goes on; requests
+        before and after it are unaffected. The stream ends with UNAVAILABLE when the server shuts
+        down (responses for requests already received are sent first).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -137,6 +156,11 @@ def add_EventStreamServiceServicer_to_server(servicer, server):
                     request_deserializer=eventstream_dot_v1_dot_eventstream__pb2.PublishRequest.FromString,
                     response_serializer=eventstream_dot_v1_dot_eventstream__pb2.PublishResponse.SerializeToString,
             ),
+            'PublishStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.PublishStream,
+                    request_deserializer=eventstream_dot_v1_dot_eventstream__pb2.PublishStreamRequest.FromString,
+                    response_serializer=eventstream_dot_v1_dot_eventstream__pb2.PublishStreamResponse.SerializeToString,
+            ),
             'Subscribe': grpc.unary_stream_rpc_method_handler(
                     servicer.Subscribe,
                     request_deserializer=eventstream_dot_v1_dot_eventstream__pb2.SubscribeRequest.FromString,
@@ -191,6 +215,33 @@ class EventStreamService:
             '/eventstream.v1.EventStreamService/Publish',
             eventstream_dot_v1_dot_eventstream__pb2.PublishRequest.SerializeToString,
             eventstream_dot_v1_dot_eventstream__pb2.PublishResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/eventstream.v1.EventStreamService/PublishStream',
+            eventstream_dot_v1_dot_eventstream__pb2.PublishStreamRequest.SerializeToString,
+            eventstream_dot_v1_dot_eventstream__pb2.PublishStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,

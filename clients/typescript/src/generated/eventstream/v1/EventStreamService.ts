@@ -12,6 +12,8 @@ import type { ListTopicsRequest as _eventstream_v1_ListTopicsRequest, ListTopics
 import type { ListTopicsResponse as _eventstream_v1_ListTopicsResponse, ListTopicsResponse__Output as _eventstream_v1_ListTopicsResponse__Output } from '../../eventstream/v1/ListTopicsResponse';
 import type { PublishRequest as _eventstream_v1_PublishRequest, PublishRequest__Output as _eventstream_v1_PublishRequest__Output } from '../../eventstream/v1/PublishRequest';
 import type { PublishResponse as _eventstream_v1_PublishResponse, PublishResponse__Output as _eventstream_v1_PublishResponse__Output } from '../../eventstream/v1/PublishResponse';
+import type { PublishStreamRequest as _eventstream_v1_PublishStreamRequest, PublishStreamRequest__Output as _eventstream_v1_PublishStreamRequest__Output } from '../../eventstream/v1/PublishStreamRequest';
+import type { PublishStreamResponse as _eventstream_v1_PublishStreamResponse, PublishStreamResponse__Output as _eventstream_v1_PublishStreamResponse__Output } from '../../eventstream/v1/PublishStreamResponse';
 import type { SubscribeRequest as _eventstream_v1_SubscribeRequest, SubscribeRequest__Output as _eventstream_v1_SubscribeRequest__Output } from '../../eventstream/v1/SubscribeRequest';
 import type { SubscribeResponse as _eventstream_v1_SubscribeResponse, SubscribeResponse__Output as _eventstream_v1_SubscribeResponse__Output } from '../../eventstream/v1/SubscribeResponse';
 
@@ -115,6 +117,31 @@ export interface EventStreamServiceClient extends grpc.Client {
   publish(argument: _eventstream_v1_PublishRequest, callback: grpc.requestCallback<_eventstream_v1_PublishResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Publishes many requests over one stream, pipelined: the client sends requests without
+   * waiting, and gets one response per request, in request order, each once that request's
+   * events are durable.
+   * 
+   * Every Publish rule holds per request (all-or-nothing append, idempotency, validation). A
+   * request that fails gets a response carrying its error, and the stream goes on; requests
+   * before and after it are unaffected. The stream ends with UNAVAILABLE when the server shuts
+   * down (responses for requests already received are sent first).
+   */
+  PublishStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_eventstream_v1_PublishStreamRequest, _eventstream_v1_PublishStreamResponse__Output>;
+  PublishStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_eventstream_v1_PublishStreamRequest, _eventstream_v1_PublishStreamResponse__Output>;
+  /**
+   * Publishes many requests over one stream, pipelined: the client sends requests without
+   * waiting, and gets one response per request, in request order, each once that request's
+   * events are durable.
+   * 
+   * Every Publish rule holds per request (all-or-nothing append, idempotency, validation). A
+   * request that fails gets a response carrying its error, and the stream goes on; requests
+   * before and after it are unaffected. The stream ends with UNAVAILABLE when the server shuts
+   * down (responses for requests already received are sent first).
+   */
+  publishStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_eventstream_v1_PublishStreamRequest, _eventstream_v1_PublishStreamResponse__Output>;
+  publishStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_eventstream_v1_PublishStreamRequest, _eventstream_v1_PublishStreamResponse__Output>;
+  
+  /**
    * Streams a topic's events in offset order from a start position, then follows new events live.
    * 
    * The catch-up/live boundary has no gap and no duplicate. Every response carries `next_offset`,
@@ -179,6 +206,18 @@ export interface EventStreamServiceHandlers extends grpc.UntypedServiceImplement
   Publish: grpc.handleUnaryCall<_eventstream_v1_PublishRequest__Output, _eventstream_v1_PublishResponse>;
   
   /**
+   * Publishes many requests over one stream, pipelined: the client sends requests without
+   * waiting, and gets one response per request, in request order, each once that request's
+   * events are durable.
+   * 
+   * Every Publish rule holds per request (all-or-nothing append, idempotency, validation). A
+   * request that fails gets a response carrying its error, and the stream goes on; requests
+   * before and after it are unaffected. The stream ends with UNAVAILABLE when the server shuts
+   * down (responses for requests already received are sent first).
+   */
+  PublishStream: grpc.handleBidiStreamingCall<_eventstream_v1_PublishStreamRequest__Output, _eventstream_v1_PublishStreamResponse>;
+  
+  /**
    * Streams a topic's events in offset order from a start position, then follows new events live.
    * 
    * The catch-up/live boundary has no gap and no duplicate. Every response carries `next_offset`,
@@ -197,5 +236,6 @@ export interface EventStreamServiceDefinition extends grpc.ServiceDefinition {
   GetTopic: MethodDefinition<_eventstream_v1_GetTopicRequest, _eventstream_v1_GetTopicResponse, _eventstream_v1_GetTopicRequest__Output, _eventstream_v1_GetTopicResponse__Output>
   ListTopics: MethodDefinition<_eventstream_v1_ListTopicsRequest, _eventstream_v1_ListTopicsResponse, _eventstream_v1_ListTopicsRequest__Output, _eventstream_v1_ListTopicsResponse__Output>
   Publish: MethodDefinition<_eventstream_v1_PublishRequest, _eventstream_v1_PublishResponse, _eventstream_v1_PublishRequest__Output, _eventstream_v1_PublishResponse__Output>
+  PublishStream: MethodDefinition<_eventstream_v1_PublishStreamRequest, _eventstream_v1_PublishStreamResponse, _eventstream_v1_PublishStreamRequest__Output, _eventstream_v1_PublishStreamResponse__Output>
   Subscribe: MethodDefinition<_eventstream_v1_SubscribeRequest, _eventstream_v1_SubscribeResponse, _eventstream_v1_SubscribeRequest__Output, _eventstream_v1_SubscribeResponse__Output>
 }
