@@ -277,8 +277,43 @@ async fn ack_each(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
 }
 
 async fn pipelined(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
-    let elapsed = publish_concurrently(server, "bench", sizes.pipelined, 256, 1, false).await?;
-    Ok(sample(server, rate(sizes.pipelined, elapsed)))
+    const WINDOW: usize = 256;
+    let mut client = server.client().await?;
+    let window = Arc::new(tokio::sync::Semaphore::new(WINDOW));
+    let (requests, outgoing) = tokio::sync::mpsc::channel(WINDOW);
+    let started = Instant::now();
+    let mut responses = client
+        .publish_stream(tokio_stream::wrappers::ReceiverStream::new(outgoing))
+        .await?
+        .into_inner();
+    let total = sizes.pipelined;
+    let sender = {
+        let window = Arc::clone(&window);
+        tokio::spawn(async move {
+            for n in 0..total {
+                window.acquire().await?.forget();
+                let request = pb::PublishRequest {
+                    topic: "bench".into(),
+                    events: vec![event(n, false)],
+                };
+                requests
+                    .send(pb::PublishStreamRequest {
+                        request: Some(request),
+                    })
+                    .await?;
+            }
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        })
+    };
+    for _ in 0..total {
+        let response = responses.message().await?.ok_or("stream ended early")?;
+        if let Some(pb::publish_stream_response::Outcome::Error(error)) = response.outcome {
+            return Err(format!("publish failed: {}", error.message).into());
+        }
+        window.add_permits(1);
+    }
+    sender.await??;
+    Ok(sample(server, rate(total, started.elapsed())))
 }
 
 async fn batched(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
@@ -446,7 +481,10 @@ async fn main() -> BenchResult<()> {
         }};
     }
     workload!("publish, awaiting each ack", ack_each);
-    workload!("publish, 1 event/request, 256 in flight (unary)", pipelined);
+    workload!(
+        "PublishStream, 1 event/request, ≤ 256 outstanding",
+        pipelined
+    );
     workload!("publish, 100-event requests, 8 publishers", batched);
     workload!("same, idempotency key on every event", batched_keyed);
     workload!("replay stored events from offset 0", replay);
