@@ -55,8 +55,9 @@ impl DiskSync {
 
     fn sync_once(&self, db: &sled::Db) -> Result<(), StoreError> {
         db.flush()?;
+        // fdatasync: persists the data and the file size it needs, skipping timestamps.
         self.db_file
-            .sync_all()
+            .sync_data()
             .map_err(io_error("fsync of the sled data file".into()))?;
         let mut synced = self
             .synced
