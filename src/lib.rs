@@ -4,6 +4,7 @@
 //! subscriptions), [`storage`] (the sled-backed log). [`server::run`] wires them together.
 
 pub mod api;
+pub mod client;
 pub mod config;
 pub mod engine;
 pub mod model;

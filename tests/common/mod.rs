@@ -136,9 +136,15 @@ impl ChildServer {
     /// Starts `eventstream serve` on 127.0.0.1:0 with `data_dir` and extra `args`, and waits
     /// for its "listening on" line.
     pub async fn start(data_dir: &Path, args: &[&str]) -> Self {
+        Self::start_at(SocketAddr::from(([127, 0, 0, 1], 0)), data_dir, args).await
+    }
+
+    /// Starts `eventstream serve` listening on `listen` (a killed server's `addr` restarts it
+    /// where its clients reconnect) with `data_dir` and extra `args`.
+    pub async fn start_at(listen: SocketAddr, data_dir: &Path, args: &[&str]) -> Self {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventstream"))
             .arg("serve")
-            .arg("--listen=127.0.0.1:0")
+            .arg(format!("--listen={listen}"))
             .arg(format!("--data-dir={}", data_dir.display()))
             .args(args)
             .env("RUST_LOG", "info")
