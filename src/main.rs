@@ -1,5 +1,7 @@
 //! The `eventstream` command line.
 
+mod cli;
+
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -21,21 +23,29 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(Config),
+    #[command(flatten)]
+    Client(cli::ClientCommand),
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The client commands print their own results and errors; their retry notices are noise.
+    let default_filter = match cli.command {
+        Command::Serve(_) => "info",
+        Command::Client(_) => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     match cli.command {
         Command::Serve(config) => serve(config).await,
+        Command::Client(command) => cli::run(command).await,
     }
 }
 

@@ -321,15 +321,8 @@ async fn consumer_process() {
     let crash_at: Option<u64> = std::env::var(CHILD_CRASH_AT)
         .ok()
         .and_then(|n| n.parse().ok());
-    let db = sled::open(dir.join("consumer.db")).expect("open store");
     let client = Client::connect_lazy(&server).expect("client");
-    let consumer = DurableConsumer::open(
-        client,
-        &db,
-        "billing",
-        SubscribeOptions::new(CONSUMED_TOPIC),
-    )
-    .expect("consumer");
+    let (_db, consumer) = open_consumer(client, dir);
     within(consumer.run(RunUntil::CaughtUp, |event, state| async move {
         let offset = event.offset;
         count_order(dir, event, state).await?;
@@ -341,6 +334,14 @@ async fn consumer_process() {
     }))
     .await
     .expect("consume");
+}
+
+/// The crash tests' consumer, with its store in `dir` (the database handle keeps it open).
+fn open_consumer(client: Client, dir: &Path) -> (sled::Db, DurableConsumer) {
+    let db = sled::open(dir.join("consumer.db")).expect("open store");
+    let options = SubscribeOptions::new(CONSUMED_TOPIC);
+    let consumer = DurableConsumer::open(client, &db, "billing", options).expect("consumer");
+    (db, consumer)
 }
 
 /// Runs [`consumer_process`] against `server`, crashing at `crash_at`; returns whether it exited
@@ -401,14 +402,7 @@ async fn a_durable_consumer_crashing_mid_event_neither_skips_nor_repeats() {
         "finished"
     );
 
-    let db = sled::open(dir.path().join("consumer.db")).expect("open store");
-    let consumer = DurableConsumer::open(
-        client,
-        &db,
-        "billing",
-        SubscribeOptions::new(CONSUMED_TOPIC),
-    )
-    .expect("consumer");
+    let (_db, consumer) = open_consumer(client, dir.path());
     assert_eq!(consumer.position().expect("position"), Some(30));
     let (committed, effects) = counts(&consumer, dir.path());
     assert_eq!(
@@ -434,14 +428,7 @@ async fn a_failing_handler_commits_nothing_and_the_next_run_handles_the_event() 
         .await
         .expect("publish");
     let dir_path = dir.path();
-    let db = sled::open(dir.path().join("consumer.db")).expect("open store");
-    let consumer = DurableConsumer::open(
-        client.clone(),
-        &db,
-        "billing",
-        SubscribeOptions::new(CONSUMED_TOPIC),
-    )
-    .expect("consumer");
+    let (_db, consumer) = open_consumer(client.clone(), dir.path());
 
     let failed = within(consumer.run(RunUntil::CaughtUp, |event, state| async move {
         if event.offset == 4 {

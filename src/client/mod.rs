@@ -144,6 +144,23 @@ impl From<TopicSettings> for pb::TopicConfig {
     }
 }
 
+impl From<&pb::TopicConfig> for TopicSettings {
+    /// Reads a topic's settings back; zero limits mean "no limit", like unset ones.
+    fn from(config: &pb::TopicConfig) -> Self {
+        let duration = |value: Option<prost_types::Duration>| {
+            value
+                .and_then(|value| Duration::try_from(value).ok())
+                .filter(|value| !value.is_zero())
+        };
+        TopicSettings {
+            retention_age: duration(config.retention_age),
+            retention_events: Some(config.retention_events).filter(|&events| events > 0),
+            retention_bytes: Some(config.retention_bytes).filter(|&bytes| bytes > 0),
+            dedup_window: duration(config.dedup_window),
+        }
+    }
+}
+
 fn proto_duration(duration: Duration) -> prost_types::Duration {
     prost_types::Duration {
         seconds: i64::try_from(duration.as_secs()).unwrap_or(i64::MAX),

@@ -87,11 +87,6 @@ impl SubscribeOptions {
         self.start
     }
 
-    /// Whether the subscription ends at the end of the log.
-    pub fn stops_at_end(&self) -> bool {
-        self.stop_at_end
-    }
-
     fn request(&self, resume_at: Option<u64>) -> pb::SubscribeRequest {
         let start = match (resume_at, self.start) {
             (Some(offset), _) | (None, StartAt::Offset(offset)) => Start::FromOffset(offset),
@@ -237,11 +232,6 @@ impl Subscription {
     /// How many times the subscription reconnected.
     pub fn reconnects(&self) -> u32 {
         self.reconnects
-    }
-
-    /// The subscription's options.
-    pub fn options(&self) -> &SubscribeOptions {
-        &self.options
     }
 
     /// The next response from the server, reconnecting as often as the policy allows.

@@ -1,0 +1,114 @@
+//! The client subcommands of `eventstream` (`publish`, `subscribe`, `topics`), built on
+//! [`eventstream::client`]. Results go to stdout (JSON lines, or text and tables for people);
+//! errors are one line on stderr with a non-zero exit code:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 1 | the server refused or failed the request (its status is printed) |
+//! | 2 | bad usage or local input (an unreadable file, an invalid server address) |
+//! | 3 | the server could not be reached within `--timeout` |
+
+mod output;
+mod publish;
+mod subscribe;
+mod topics;
+
+use std::io::ErrorKind;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use eventstream::client::{Client, ClientError, RetryPolicy};
+
+/// The exit codes, for `--help`.
+const EXIT_CODES: &str = "Exit codes: 0 done, 1 the server refused the request, \
+2 bad usage or input, 3 the server could not be reached within --timeout.";
+
+/// The client subcommands.
+#[derive(clap::Subcommand)]
+pub enum ClientCommand {
+    /// Publish events to a topic (exactly once, retried while the server is unreachable).
+    #[command(after_help = EXIT_CODES)]
+    Publish(publish::PublishArgs),
+    /// Print a topic's events, one JSON object per line; resumes by itself across server restarts.
+    #[command(after_help = EXIT_CODES)]
+    Subscribe(subscribe::SubscribeArgs),
+    /// List, describe, create and delete topics.
+    #[command(after_help = EXIT_CODES)]
+    Topics(topics::TopicsArgs),
+}
+
+/// How to reach the server; accepted by every client subcommand.
+#[derive(clap::Args)]
+pub struct ServerArgs {
+    /// The server's address.
+    #[arg(
+        long,
+        global = true,
+        env = "EVENTSTREAM_SERVER",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    server: String,
+
+    /// How long to keep retrying while the server is unreachable, for example `10s`.
+    #[arg(long, global = true, env = "EVENTSTREAM_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+}
+
+impl ServerArgs {
+    /// A client that retries publishes, topic calls and reconnects for up to `--timeout`.
+    fn client(&self) -> Result<Client, CliError> {
+        let policy = RetryPolicy {
+            max_attempts: None,
+            total_timeout: Some(self.timeout),
+            ..RetryPolicy::PUBLISH
+        };
+        Ok(Client::builder(&self.server)
+            .publish_retry(policy.clone())
+            .reconnect(policy)
+            .connect_lazy()?)
+    }
+}
+
+/// Why a client subcommand failed.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    /// A client call failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// Local input could not be used.
+    #[error("{0}")]
+    Input(String),
+    /// Writing the output failed.
+    #[error("cannot write the output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl CliError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Client(ClientError::Unavailable { .. }) => ExitCode::from(3),
+            CliError::Client(ClientError::InvalidServerAddress { .. }) | CliError::Input(_) => {
+                ExitCode::from(2)
+            }
+            CliError::Client(_) | CliError::Output(_) => ExitCode::FAILURE,
+        }
+    }
+}
+
+/// Runs a client subcommand; errors become one line on stderr and an exit code.
+pub async fn run(command: ClientCommand) -> ExitCode {
+    let outcome = match command {
+        ClientCommand::Publish(args) => publish::run(args).await,
+        ClientCommand::Subscribe(args) => subscribe::run(args).await,
+        ClientCommand::Topics(args) => topics::run(args).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`| head`): nothing left to do, and nothing wrong.
+        Err(CliError::Output(error)) if error.kind() == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("eventstream: {error}");
+            error.exit_code()
+        }
+    }
+}
