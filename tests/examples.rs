@@ -1,0 +1,76 @@
+//! Runs the short versions of the examples in `examples/` against this build's server binary, so
+//! the examples cannot rot. Each example starts (and crashes, and restarts) its own server child
+//! process and checks its exactly-once results itself; this test asserts it said so.
+//!
+//! `cargo test` builds the examples before running any test; `cargo test --test examples` alone
+//! does not, so run `cargo build --examples` first in that case.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+/// An example's whole run, crashes and restarts included, takes a few seconds.
+const EXAMPLE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs example `name` with `args`; returns its stdout, failing unless it succeeded.
+async fn run_example(name: &str, args: &[&str]) -> String {
+    let server = PathBuf::from(env!("CARGO_BIN_EXE_eventstream"));
+    let example = server
+        .parent()
+        .expect("the target directory")
+        .join("examples")
+        .join(name);
+    assert!(
+        example.exists(),
+        "{} is missing: `cargo test` builds it, `cargo test --test examples` alone does not \
+         (run `cargo build --examples` first)",
+        example.display()
+    );
+    let child = tokio::process::Command::new(&example)
+        .args(args)
+        .env("EVENTSTREAM_BIN", &server)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the example");
+    let output = tokio::time::timeout(EXAMPLE_TIMEOUT, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("{name} did not finish within {EXAMPLE_TIMEOUT:?}"))
+        .expect("wait for the example");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{name} failed ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[tokio::test]
+async fn payments_fanout_handles_every_payment_exactly_once_through_crashes() {
+    let stdout = run_example("payments-fanout", &["--payments", "45"]).await;
+    assert!(stdout.contains("email: killed with SIGKILL"), "{stdout}");
+    assert!(stdout.contains("server: killed with SIGKILL"), "{stdout}");
+    for service in ["email", "analytics", "fraud"] {
+        let verdict = format!("{service:<9} ok: 45/45 payments handled exactly once");
+        assert!(stdout.contains(&verdict), "{stdout}");
+    }
+    assert!(
+        stdout.contains("every service handled every payment exactly once"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn bank_account_counts_a_retried_deposit_once() {
+    let stdout = run_example("bank-account", &["--transactions", "60"]).await;
+    assert!(stdout.contains("duplicate = true"), "{stdout}");
+    assert!(!stdout.contains("WRONG"), "{stdout}");
+    assert!(
+        stdout.contains("every transaction counted exactly once"),
+        "{stdout}"
+    );
+}
