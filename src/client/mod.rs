@@ -204,7 +204,8 @@ impl ClientBuilder {
     }
 
     /// Wraps the transport in a tower layer (metadata, metrics, or [`fault::LoseReplies`] to
-    /// test retries). Layers added later wrap the earlier ones.
+    /// test retries). Layers added later wrap the earlier ones. An error a layer returns counts
+    /// as a transport failure, which is retried like a lost connection.
     pub fn layer<L>(mut self, layer: L) -> Self
     where
         L: tower::Layer<Transport> + Send + 'static,
