@@ -6,6 +6,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let descriptors = protox::compile([proto], ["proto"])?;
     tonic_prost_build::configure()
         .bytes(".eventstream.v1")
+        // Hand-written so the server can splice stored events into it: src/api/subscribe_response.rs
+        .extern_path(
+            ".eventstream.v1.SubscribeResponse",
+            "crate::api::pb::SubscribeResponse",
+        )
         .compile_fds(descriptors)?;
     Ok(())
 }

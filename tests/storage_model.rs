@@ -148,7 +148,11 @@ fn run(ops: Vec<Op>) {
                 if from == model.next() {
                     assert!(read.expect("empty read").is_empty());
                 } else {
-                    let read = read.expect("read");
+                    let read: Vec<Event> = read
+                        .expect("read")
+                        .iter()
+                        .map(|event| event.decode().expect("decode"))
+                        .collect();
                     assert!(!read.is_empty());
                     let expected = &model.events[from as usize..from as usize + read.len()];
                     assert_eq!(read, expected);

@@ -65,11 +65,7 @@ async fn until_caught_up(
 }
 
 fn caught_up_empty(next_offset: u64) -> pb::SubscribeResponse {
-    pb::SubscribeResponse {
-        events: vec![],
-        next_offset,
-        caught_up: true,
-    }
+    pb::SubscribeResponse::from_encoded(vec![], next_offset, true)
 }
 
 fn plus_nanos(time: prost_types::Timestamp, nanos: i64) -> prost_types::Timestamp {

@@ -365,14 +365,7 @@ async fn with_auto_create_subscribe_creates_the_topic() {
 
     let mut stream = subscribe(&mut client, from_offset("orders", 0)).await;
     let first = next_response(&mut stream).await;
-    assert_eq!(
-        first,
-        pb::SubscribeResponse {
-            events: vec![],
-            next_offset: 0,
-            caught_up: true
-        }
-    );
+    assert_eq!(first, pb::SubscribeResponse::from_encoded(vec![], 0, true));
     let topic = get_topic(&mut client, "orders").await;
     assert_eq!((topic.first_offset, topic.next_offset), (0, 0));
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use super::pb;
 use crate::engine::{Delivery, StartAt, SubscribeSpec};
 use crate::model::{
-    AppendResult, Event, InvalidTopicName, MAX_IDEMPOTENCY_KEY_BYTES, NewEvent, Timestamp,
-    TopicConfig, TopicInfo, TopicName, to_proto_time,
+    AppendResult, InvalidTopicName, MAX_IDEMPOTENCY_KEY_BYTES, NewEvent, Timestamp, TopicConfig,
+    TopicInfo, TopicName, to_proto_time,
 };
 
 /// Why a request was rejected before reaching the engine; becomes INVALID_ARGUMENT.
@@ -216,37 +216,21 @@ impl From<AppendResult> for pb::PublishResult {
     }
 }
 
-impl From<Event> for pb::Event {
-    fn from(event: Event) -> Self {
-        Self {
-            id: event.id,
-            topic: event.topic,
-            offset: event.offset,
-            time: event.time,
-            r#type: event.event_type,
-            payload: event.payload,
-            idempotency_key: event.idempotency_key,
-            key: event.key,
-            headers: event.headers.into_iter().collect(),
-            content_type: event.content_type,
-            schema_version: event.schema_version,
-        }
-    }
-}
-
 impl From<Delivery> for pb::SubscribeResponse {
     fn from(delivery: Delivery) -> Self {
-        Self {
-            events: delivery.events.into_iter().map(pb::Event::from).collect(),
-            next_offset: delivery.next_offset,
-            caught_up: delivery.caught_up,
-        }
+        let events = delivery
+            .events
+            .into_iter()
+            .map(|event| event.bytes)
+            .collect();
+        Self::from_encoded(events, delivery.next_offset, delivery.caught_up)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Event;
     use prost::Message;
 
     #[test]
@@ -265,7 +249,20 @@ mod tests {
             schema_version: 2,
         };
         let decoded = pb::Event::decode(event.encode_to_vec().as_slice()).unwrap();
-        assert_eq!(decoded, pb::Event::from(event));
+        let expected = pb::Event {
+            id: event.id,
+            topic: event.topic,
+            offset: event.offset,
+            time: event.time,
+            r#type: event.event_type,
+            payload: event.payload,
+            idempotency_key: event.idempotency_key,
+            key: event.key,
+            headers: event.headers.into_iter().collect(),
+            content_type: event.content_type,
+            schema_version: event.schema_version,
+        };
+        assert_eq!(decoded, expected);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod convert;
 mod publish_stream;
 mod status;
+mod subscribe_response;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use crate::engine::Broker;
 /// Types generated from `proto/eventstream/v1/eventstream.proto`.
 pub mod pb {
     tonic::include_proto!("eventstream.v1");
+    pub use super::subscribe_response::SubscribeResponse;
 }
 
 pub use pb::event_stream_service_server::EventStreamServiceServer;

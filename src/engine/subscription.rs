@@ -20,8 +20,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::EngineError;
 use super::topic::{TopicHandle, Visible};
-use crate::model::{Event, Timestamp};
+use crate::model::Timestamp;
 use crate::storage::StoreError;
+use crate::storage::record_batch::{BatchError, EncodedEvent};
 
 /// Responses buffered per subscriber before the producer waits for the client.
 const CHANNEL_CAPACITY: usize = 4;
@@ -62,17 +63,23 @@ pub struct SubscribeSpec {
 }
 
 impl SubscribeSpec {
-    fn wants(&self, event: &Event) -> bool {
-        (self.types.is_empty() || self.types.contains(&event.event_type))
-            && self.key.as_ref().is_none_or(|key| *key == event.key)
+    fn wants(&self, event: &EncodedEvent) -> Result<bool, BatchError> {
+        if self.types.is_empty() && self.key.is_none() {
+            return Ok(true);
+        }
+        let fields = event.filter_fields()?;
+        Ok(
+            (self.types.is_empty() || self.types.contains(fields.event_type))
+                && self.key.as_deref().is_none_or(|key| key == fields.key),
+        )
     }
 }
 
 /// One response of a subscription.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
-    /// Events that passed the filters, in offset order.
-    pub events: Vec<Event>,
+    /// Events that passed the filters, in offset order, as stored.
+    pub events: Vec<EncodedEvent>,
     /// Where to resume: just past the last event examined.
     pub next_offset: u64,
     /// Whether this response reaches the end of the log as it stood.
@@ -272,10 +279,20 @@ impl Producer {
         let mut batch_bytes = 0;
         for event in events {
             self.position = event.offset + 1;
-            if !self.spec.wants(&event) {
+            let wanted = self.spec.wants(&event).map_err(|source| {
+                Stop::Fail(
+                    StoreError::Corrupt {
+                        topic: self.topic.log().name().clone(),
+                        offset: event.offset,
+                        source,
+                    }
+                    .into(),
+                )
+            })?;
+            if !wanted {
                 continue;
             }
-            batch_bytes += event.payload.len();
+            batch_bytes += event.bytes.len();
             batch.push(event);
             if batch_bytes >= RESPONSE_BYTES || batch.len() >= RESPONSE_EVENTS {
                 let caught_up = self.position >= end;
@@ -289,7 +306,7 @@ impl Producer {
         Ok(())
     }
 
-    async fn send(&mut self, events: Vec<Event>, caught_up: bool) -> Result<(), Stop> {
+    async fn send(&mut self, events: Vec<EncodedEvent>, caught_up: bool) -> Result<(), Stop> {
         let delivery = Delivery {
             events,
             next_offset: self.position,

@@ -55,29 +55,23 @@ pub struct RecordBatch {
 impl RecordBatch {
     /// Encodes `events` (whose offsets must run from `base_offset` up by one) as a batch.
     pub fn encode(base_offset: u64, append_time: Timestamp, events: &[Event]) -> Vec<u8> {
-        let records_len: usize = events
-            .iter()
-            .map(|event| {
-                let len = event.encoded_len();
-                1 + prost::encoding::encoded_len_varint(len as u64) + len
-            })
-            .sum();
-        let mut out = Vec::with_capacity(HEADER_LEN + records_len);
-        out.put_u8(VERSION);
-        out.put_u32_le(0);
-        out.put_u64_le(base_offset);
-        out.put_u32_le(u32::try_from(events.len()).expect("a batch holds fewer than 2^32 events"));
-        out.put_u64_le(append_time.as_nanos());
-        for (index, event) in (0u64..).zip(events) {
-            debug_assert_eq!(event.offset, base_offset + index);
-            out.put_u8(RECORD_TAG);
-            event
-                .encode_length_delimited(&mut out)
-                .expect("a Vec grows to fit");
-        }
-        let crc = crc32c::crc32c(&out[5..]);
-        out[1..5].copy_from_slice(&crc.to_le_bytes());
-        out
+        let lens: Vec<usize> = events.iter().map(Message::encoded_len).collect();
+        encode_records(base_offset, append_time, &lens, |index, out| {
+            debug_assert_eq!(events[index].offset, base_offset + index as u64);
+            events[index].encode_raw(out);
+        })
+    }
+
+    /// Encodes already encoded events (offsets running from `base_offset` up by one) as a batch.
+    pub fn encode_encoded(
+        base_offset: u64,
+        append_time: Timestamp,
+        events: &[EncodedEvent],
+    ) -> Vec<u8> {
+        let lens: Vec<usize> = events.iter().map(|event| event.bytes.len()).collect();
+        encode_records(base_offset, append_time, &lens, |index, out| {
+            out.put_slice(&events[index].bytes);
+        })
     }
 
     /// Verifies and parses a stored batch.
@@ -109,7 +103,7 @@ impl RecordBatch {
         };
         let mut expected = base_offset;
         for record in batch.records() {
-            let (offset, _) = record?;
+            let offset = record?.offset;
             if offset != expected {
                 return Err(BatchError::Malformed(format!(
                     "record at offset {offset} where {expected} was expected"
@@ -141,7 +135,7 @@ impl RecordBatch {
         self.append_time
     }
 
-    /// The records in offset order, each as its offset and the bytes of its encoded `Event`.
+    /// The records in offset order, still encoded.
     pub fn records(&self) -> Records {
         Records {
             rest: self.records.clone(),
@@ -149,21 +143,134 @@ impl RecordBatch {
         }
     }
 
+    /// The records from offset `from` on, still encoded.
+    pub fn encoded_from(&self, from: u64) -> Result<Vec<EncodedEvent>, BatchError> {
+        self.records()
+            .filter(|record| record.as_ref().map_or(true, |event| event.offset >= from))
+            .collect()
+    }
+
     /// Decodes every record from `from` on.
     pub fn events_from(&self, from: u64) -> Result<Vec<Event>, BatchError> {
-        self.records()
-            .filter(|record| record.as_ref().map_or(true, |(offset, _)| *offset >= from))
-            .map(|record| {
-                let (_, bytes) = record?;
-                decode_event(bytes)
-            })
+        self.encoded_from(from)?
+            .iter()
+            .map(EncodedEvent::decode)
             .collect()
     }
 }
 
-/// Decodes one record's `Event`.
-fn decode_event(bytes: Bytes) -> Result<Event, BatchError> {
-    Event::decode(bytes).map_err(|err| BatchError::Malformed(format!("undecodable event: {err}")))
+/// Writes the header, then each record behind its tag and length (`lens[index]` bytes written
+/// by `write_record(index, out)`), then the checksum.
+fn encode_records(
+    base_offset: u64,
+    append_time: Timestamp,
+    lens: &[usize],
+    mut write_record: impl FnMut(usize, &mut Vec<u8>),
+) -> Vec<u8> {
+    let records_len: usize = lens
+        .iter()
+        .map(|len| 1 + prost::encoding::encoded_len_varint(*len as u64) + len)
+        .sum();
+    let mut out = Vec::with_capacity(HEADER_LEN + records_len);
+    out.put_u8(VERSION);
+    out.put_u32_le(0);
+    out.put_u64_le(base_offset);
+    out.put_u32_le(u32::try_from(lens.len()).expect("a batch holds fewer than 2^32 events"));
+    out.put_u64_le(append_time.as_nanos());
+    for (index, len) in lens.iter().enumerate() {
+        out.put_u8(RECORD_TAG);
+        prost::encoding::encode_varint(*len as u64, &mut out);
+        write_record(index, &mut out);
+    }
+    let crc = crc32c::crc32c(&out[5..]);
+    out[1..5].copy_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// One stored event, still in its protobuf encoding (`eventstream.v1.Event`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedEvent {
+    /// The event's offset.
+    pub offset: u64,
+    /// The encoded `Event` message.
+    pub bytes: Bytes,
+}
+
+/// The fields of an encoded event that subscription filters look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FilterFields<'a> {
+    /// The event's type.
+    pub event_type: &'a str,
+    /// The event's entity key.
+    pub key: &'a str,
+}
+
+impl EncodedEvent {
+    /// Decodes the whole event.
+    pub fn decode(&self) -> Result<Event, BatchError> {
+        Event::decode(self.bytes.clone())
+            .map_err(|err| BatchError::Malformed(format!("undecodable event: {err}")))
+    }
+
+    /// Reads the type and key without decoding the rest (the payload above all).
+    pub fn filter_fields(&self) -> Result<FilterFields<'_>, BatchError> {
+        let mut fields = FilterFields {
+            event_type: "",
+            key: "",
+        };
+        scan_fields(&self.bytes, |tag, value| {
+            match (tag, value) {
+                (5, FieldValue::Bytes(bytes)) => fields.event_type = utf8(bytes)?,
+                (8, FieldValue::Bytes(bytes)) => fields.key = utf8(bytes)?,
+                _ => {}
+            }
+            Ok(())
+        })?;
+        Ok(fields)
+    }
+}
+
+fn utf8(bytes: &[u8]) -> Result<&str, BatchError> {
+    std::str::from_utf8(bytes).map_err(|_| BatchError::Malformed("event field is not UTF-8".into()))
+}
+
+/// A top-level field of an encoded message, as [`scan_fields`] hands it over.
+enum FieldValue<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+    Other,
+}
+
+/// Calls `visit` with each top-level field of the encoded message `bytes`.
+fn scan_fields<'a>(
+    mut bytes: &'a [u8],
+    mut visit: impl FnMut(u32, FieldValue<'a>) -> Result<(), BatchError>,
+) -> Result<(), BatchError> {
+    use prost::encoding::{DecodeContext, WireType, decode_key, decode_varint, skip_field};
+    let malformed = |err: prost::DecodeError| BatchError::Malformed(format!("bad event: {err}"));
+    while !bytes.is_empty() {
+        let (tag, wire_type) = decode_key(&mut bytes).map_err(malformed)?;
+        let value = match wire_type {
+            WireType::Varint => FieldValue::Varint(decode_varint(&mut bytes).map_err(malformed)?),
+            WireType::LengthDelimited => {
+                let len = decode_varint(&mut bytes).map_err(malformed)?;
+                let len = usize::try_from(len)
+                    .ok()
+                    .filter(|len| *len <= bytes.len())
+                    .ok_or_else(|| BatchError::Malformed("field overruns the event".into()))?;
+                let (value, rest) = bytes.split_at(len);
+                bytes = rest;
+                FieldValue::Bytes(value)
+            }
+            _ => {
+                skip_field(wire_type, tag, &mut bytes, DecodeContext::default())
+                    .map_err(malformed)?;
+                FieldValue::Other
+            }
+        };
+        visit(tag, value)?;
+    }
+    Ok(())
 }
 
 /// Iterator over a batch's records; see [`RecordBatch::records`].
@@ -173,7 +280,7 @@ pub struct Records {
 }
 
 impl Iterator for Records {
-    type Item = Result<(u64, Bytes), BatchError>;
+    type Item = Result<EncodedEvent, BatchError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.rest.is_empty() {
@@ -188,7 +295,7 @@ impl Iterator for Records {
 }
 
 impl Records {
-    fn split_record(&mut self) -> Result<(u64, Bytes), BatchError> {
+    fn split_record(&mut self) -> Result<EncodedEvent, BatchError> {
         if self.rest.get_u8() != RECORD_TAG {
             return Err(BatchError::Malformed("bad record tag".into()));
         }
@@ -212,29 +319,19 @@ impl Records {
             )));
         }
         self.next_offset += 1;
-        Ok((offset, bytes))
+        Ok(EncodedEvent { offset, bytes })
     }
 }
 
 /// Reads field 3 (`offset`) of an encoded `Event` without decoding the rest.
-fn record_offset(bytes: &Bytes) -> Result<u64, BatchError> {
-    let mut buf = bytes.clone();
-    let malformed = |err: prost::DecodeError| BatchError::Malformed(format!("bad event: {err}"));
+fn record_offset(bytes: &[u8]) -> Result<u64, BatchError> {
     let mut offset = 0;
-    while buf.has_remaining() {
-        let (tag, wire_type) = prost::encoding::decode_key(&mut buf).map_err(malformed)?;
-        if tag == 3 && wire_type == prost::encoding::WireType::Varint {
-            offset = prost::encoding::decode_varint(&mut buf).map_err(malformed)?;
-        } else {
-            prost::encoding::skip_field(
-                wire_type,
-                tag,
-                &mut buf,
-                prost::encoding::DecodeContext::default(),
-            )
-            .map_err(malformed)?;
+    scan_fields(bytes, |tag, value| {
+        if let (3, FieldValue::Varint(value)) = (tag, value) {
+            offset = value;
         }
-    }
+        Ok(())
+    })?;
     Ok(offset)
 }
 

@@ -19,7 +19,7 @@ use prost::Message;
 use uuid::Uuid;
 
 use super::StoreError;
-use super::record_batch::{BatchError, RecordBatch};
+use super::record_batch::{BatchError, EncodedEvent, RecordBatch};
 use crate::model::{Event, LogBounds, Timestamp, TopicConfig, TopicName};
 
 const META_KEY: &[u8] = b"m";
@@ -336,7 +336,12 @@ impl TopicLog {
     ///
     /// The result starts exactly at `from` and is contiguous, or the call fails with
     /// [`StoreError::Missing`] (the range was trimmed, or lost) or [`StoreError::Corrupt`].
-    pub fn read(&self, from: u64, to: u64, max_bytes: usize) -> Result<Vec<Event>, StoreError> {
+    pub fn read(
+        &self,
+        from: u64,
+        to: u64,
+        max_bytes: usize,
+    ) -> Result<Vec<EncodedEvent>, StoreError> {
         let mut events = Vec::new();
         if from >= to {
             return Ok(events);
@@ -363,7 +368,7 @@ impl TopicLog {
             }
             events.extend(
                 batch
-                    .events_from(expected)
+                    .encoded_from(expected)
                     .map_err(|source| self.corrupt(stored.base, source))?,
             );
             events.truncate(usize::try_from(to - from).unwrap_or(usize::MAX));
@@ -462,9 +467,9 @@ impl TopicLog {
             if stored.batch.end_offset() > new_first {
                 let kept = stored
                     .batch
-                    .events_from(new_first)
+                    .encoded_from(new_first)
                     .map_err(|source| self.corrupt(base, source))?;
-                let rewritten = RecordBatch::encode(new_first, time, &kept);
+                let rewritten = RecordBatch::encode_encoded(new_first, time, &kept);
                 new_state.bounds.size_bytes += rewritten.len() as u64;
                 insert_fragments(&mut batch, new_first, &rewritten);
                 batch.insert(&timed_key(TIME_PREFIX, time, new_first)[..], &[][..]);
