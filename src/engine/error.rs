@@ -7,14 +7,14 @@ use crate::storage::StoreError;
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum EngineError {
     /// The topic does not exist (and may not be created implicitly).
-    #[error("topic {0:?} does not exist")]
+    #[error("topic '{0}' does not exist")]
     TopicNotFound(TopicName),
     /// CreateTopic on a name that is taken.
-    #[error("topic {0:?} already exists")]
+    #[error("topic '{0}' already exists")]
     TopicExists(TopicName),
     /// A start offset outside the retained range.
     #[error(
-        "offset {requested} is outside topic {topic:?}'s range: valid start offsets are {first} to {next} (inclusive; {next} waits for the next event)"
+        "offset {requested} is outside the range of topic '{topic}': valid start offsets are {first} to {next} (inclusive; {next} waits for the next event)"
     )]
     OffsetOutOfRange {
         /// The topic.
@@ -28,7 +28,7 @@ pub enum EngineError {
     },
     /// Retention removed events before a subscriber got to them.
     #[error(
-        "events of topic {topic:?} from offset {position} were removed by retention before they were delivered; the oldest retained offset is now {first}"
+        "events of topic '{topic}' from offset {position} were removed by retention before they were delivered; the oldest retained offset is now {first}"
     )]
     Trimmed {
         /// The topic.
@@ -40,7 +40,7 @@ pub enum EngineError {
     },
     /// An idempotency key reused for a different event.
     #[error(
-        "idempotency key {key:?} was already used in topic {topic:?} for a different event (offset {offset}) with another type or payload; nothing of this request was appended"
+        "idempotency key {key:?} was already used in topic '{topic}' for a different event (offset {offset}) with another type or payload; nothing of this request was appended"
     )]
     IdempotencyConflict {
         /// The topic.
