@@ -474,3 +474,44 @@ pub async fn subscribe_error(client: &mut Client, request: pb::SubscribeRequest)
     })
     .await
 }
+
+/// Reads a live stream to its end, after the `events` already received; returns all events and
+/// the status it ended with.
+pub async fn read_until_error(
+    stream: &mut tonic::Streaming<pb::SubscribeResponse>,
+    mut events: Vec<pb::Event>,
+) -> (Vec<pb::Event>, Option<tonic::Status>) {
+    let ended = within(async {
+        loop {
+            match stream.message().await {
+                Ok(Some(response)) => events.extend(response.events),
+                Ok(None) => return None,
+                Err(status) => return Some(status),
+            }
+        }
+    })
+    .await;
+    (events, ended)
+}
+
+/// Asserts a stream delivered a gapless run of fewer than `limit` events from offset 0, then ended
+/// with `code` (not OK).
+pub fn assert_cut_short_with(
+    events: &[pb::Event],
+    ended: Option<tonic::Status>,
+    limit: usize,
+    code: tonic::Code,
+) {
+    assert!(events.len() < limit, "all {limit} events were delivered");
+    assert_eq!(
+        offsets_of(events),
+        (0..events.len() as u64).collect::<Vec<_>>()
+    );
+    let status = ended.unwrap_or_else(|| {
+        panic!(
+            "live subscription ended with OK after {} events instead of {code:?}",
+            events.len()
+        )
+    });
+    assert_eq!(status.code(), code, "{status:?}");
+}
