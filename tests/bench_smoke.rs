@@ -7,7 +7,10 @@ use std::time::Duration;
 async fn benchmark_smoke_run_prints_every_row() {
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventstream-bench"))
         .arg("--smoke")
-        .arg(format!("--server-bin={}", env!("CARGO_BIN_EXE_eventstream")))
+        .arg(format!(
+            "--server-bin={}",
+            env!("CARGO_BIN_EXE_eventstream")
+        ))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
