@@ -279,11 +279,6 @@ async fn fsync_never_recovers_a_consistent_prefix() {
 
 /// Default settings while sled writes pages over 128 KiB to files of their own under `blobs/`,
 /// on a disk slow enough that the syncer's listing of new files can see one half written.
-#[ignore = "server bug: DiskSync (src/storage/durability.rs) records a blob file as synced when \
-            it first fsyncs it, even while sled is still writing it (sled writes blobs during a \
-            log reservation, which a concurrent flush does not wait for), and never fsyncs it \
-            again; after a power cut the blob is truncated and sled panics in recovery \
-            (\"tried to serialize Uninitialized\"), so the server cannot start"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fsync_always_survives_power_cuts_while_sled_writes_blob_files() {
     let test = "fsync_always_survives_power_cuts_while_sled_writes_blob_files";
@@ -311,9 +306,6 @@ async fn fsync_always_survives_power_cuts_while_sled_writes_blob_files() {
 
 /// Default settings on a data directory that the server creates itself (`--data-dir` naming a
 /// directory that does not exist yet): its name must reach the disk too.
-#[ignore = "server bug: Store::open (src/storage/mod.rs) creates the data directory with \
-            create_dir_all and never fsyncs the parents of the directories it created, so on \
-            the first power cut the whole data directory, acknowledged events and all, can vanish"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fsync_always_keeps_a_data_directory_it_created() {
     let test = "fsync_always_keeps_a_data_directory_it_created";

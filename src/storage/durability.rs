@@ -6,7 +6,7 @@
 //! sync here is: `flush`, then `fsync` of the main `db` file, then `fsync` of every file not yet
 //! synced in the data directory and `blobs/`, then of those directories if they gained entries.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -18,8 +18,10 @@ use super::StoreError;
 pub(super) struct DiskSync {
     dir: PathBuf,
     db_file: File,
-    /// Files known to be fully on disk: sled writes each file other than `db` once.
-    synced: Mutex<HashSet<PathBuf>>,
+    /// Files known to be on disk, with the size they had when synced. sled appends to a blob
+    /// file while a later flush may already list it, so a file whose size has changed since is
+    /// synced again.
+    synced: Mutex<HashMap<PathBuf, u64>>,
     /// Set after a failed sync: the kernel may have dropped the dirty pages, so retrying could
     /// report success for data that is gone.
     poisoned: AtomicBool,
@@ -37,7 +39,7 @@ impl DiskSync {
         Ok(Self {
             dir: dir.to_path_buf(),
             db_file,
-            synced: Mutex::new(HashSet::new()),
+            synced: Mutex::new(HashMap::new()),
             poisoned: AtomicBool::new(false),
         })
     }
@@ -70,14 +72,15 @@ impl DiskSync {
     }
 }
 
-/// Fsyncs the files in `dir` not in `synced`, then `dir` itself if any were new.
-fn sync_new_files(dir: &Path, synced: &mut HashSet<PathBuf>) -> Result<(), StoreError> {
+/// Fsyncs the files in `dir` that are new or have changed size since they were last synced,
+/// then `dir` itself if any were new.
+fn sync_new_files(dir: &Path, synced: &mut HashMap<PathBuf, u64>) -> Result<(), StoreError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(err) => return Err(io_error(format!("listing {}", dir.display()))(err)),
     };
-    let mut present = HashSet::new();
+    let mut present = HashMap::new();
     let mut any_new = false;
     for entry in entries {
         let entry = entry.map_err(io_error(format!("listing {}", dir.display())))?;
@@ -89,25 +92,51 @@ fn sync_new_files(dir: &Path, synced: &mut HashSet<PathBuf>) -> Result<(), Store
         if !is_file || path.file_name().is_some_and(|name| name == "db") {
             continue;
         }
-        if !synced.contains(&path) {
+        let len = match entry.metadata() {
+            Ok(metadata) => metadata.len(),
+            // sled removed it after the listing: nothing to keep.
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(err) => return Err(io_error(format!("inspecting {}", path.display()))(err)),
+        };
+        let known = synced.get(&path).copied();
+        if known != Some(len) {
             match File::open(&path) {
                 Ok(file) => file
                     .sync_all()
                     .map_err(io_error(format!("fsync of {}", path.display())))?,
-                // sled removed it between the listing and the open: nothing to keep.
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(err) => return Err(io_error(format!("opening {}", path.display()))(err)),
             }
-            any_new = true;
+            any_new |= known.is_none();
         }
-        present.insert(path);
+        present.insert(path, len);
     }
     if any_new {
         File::open(dir)
             .and_then(|handle| handle.sync_all())
             .map_err(io_error(format!("fsync of directory {}", dir.display())))?;
     }
-    synced.retain(|path| path.parent() != Some(dir) || present.contains(path));
+    synced.retain(|path, _| path.parent() != Some(dir) || present.contains_key(path));
     synced.extend(present);
+    Ok(())
+}
+
+/// Creates `dir` and any missing parents durably: each new directory's name is fsynced into its
+/// parent, so a power cut cannot take the data directory away with what it holds.
+pub(super) fn create_dir_durably(dir: &Path) -> Result<(), StoreError> {
+    let missing: Vec<&Path> = dir.ancestors().take_while(|path| !path.exists()).collect();
+    std::fs::create_dir_all(dir).map_err(io_error(format!(
+        "creating data directory {}",
+        dir.display()
+    )))?;
+    for created in missing.iter().rev() {
+        let parent = match created.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        File::open(parent)
+            .and_then(|handle| handle.sync_all())
+            .map_err(io_error(format!("fsync of directory {}", parent.display())))?;
+    }
     Ok(())
 }

@@ -71,10 +71,7 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the store in `dir`, caching up to `cache_bytes` in memory.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-            action: format!("creating data directory {}", dir.display()),
-            source,
-        })?;
+        durability::create_dir_durably(dir)?;
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
