@@ -57,14 +57,6 @@ async fn serve(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let address = listener
-        .local_addr()
-        .map_or_else(|_| config.listen.to_string(), |address| address.to_string());
-    tracing::info!(
-        "eventstream listening on {address}, data in {}, fsync {:?}",
-        config.data_dir.display(),
-        config.fsync
-    );
     match eventstream::server::run(listener, config, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -74,27 +66,31 @@ async fn serve(config: Config) -> ExitCode {
     }
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!("cannot watch for Ctrl-C: {error}");
-            std::future::pending::<()>().await;
+/// Completes on Ctrl-C or SIGTERM. The handlers are installed before this returns, so a signal
+/// that arrives while the server is still starting is not lost (nor fatal).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let watch = |kind: SignalKind, name: &'static str| match signal(kind) {
+        Ok(stream) => Some(stream),
+        Err(error) => {
+            tracing::error!("cannot watch for {name}: {error}");
+            None
         }
     };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    let mut interrupt = watch(SignalKind::interrupt(), "Ctrl-C");
+    let mut terminate = watch(SignalKind::terminate(), "SIGTERM");
+    async move {
+        let received = |stream: Option<tokio::signal::unix::Signal>| async move {
+            match stream {
+                Some(mut stream) => {
+                    stream.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(error) => {
-                tracing::error!("cannot watch for SIGTERM: {error}");
-                std::future::pending::<()>().await;
-            }
+        };
+        tokio::select! {
+            () = received(interrupt.take()) => {},
+            () = received(terminate.take()) => {},
         }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
     }
 }

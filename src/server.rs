@@ -52,6 +52,15 @@ pub async fn run(
         },
     )
     .await?;
+    // Said only now that the data is open, so "listening" means ready to serve.
+    let address = listener
+        .local_addr()
+        .map_or_else(|_| config.listen.to_string(), |address| address.to_string());
+    tracing::info!(
+        "eventstream listening on {address}, data in {}, fsync {:?}",
+        config.data_dir.display(),
+        config.fsync
+    );
     let service =
         EventStreamServiceServer::new(EventStreamApi::new(broker.clone(), config.max_event_bytes))
             .max_decoding_message_size(config.max_request_bytes)
