@@ -259,19 +259,7 @@ async fn verify(client: &mut Client, acks: &[Ack], unknown: &[Request]) -> HashM
             );
         }
         assert_eq!(next_offset, events.len() as u64, "{topic}: next_offset");
-        let info = within(client.get_topic(pb::GetTopicRequest {
-            name: topic.to_string(),
-        }))
-        .await
-        .expect("get topic")
-        .into_inner()
-        .topic
-        .expect("topic");
-        assert_eq!(
-            (info.first_offset, info.next_offset),
-            (0, next_offset),
-            "{topic}: GetTopic range"
-        );
+        assert_topic_range(client, topic, 0, next_offset).await;
     }
     for ack in acks {
         let found = stored.get(&ack.key).unwrap_or_else(|| {

@@ -515,3 +515,20 @@ pub fn assert_cut_short_with(
     });
     assert_eq!(status.code(), code, "{status:?}");
 }
+
+/// Asserts GetTopic reports `topic`'s retained range as `first..next`.
+pub async fn assert_topic_range(client: &mut Client, topic: &str, first: u64, next: u64) {
+    let info = within(client.get_topic(pb::GetTopicRequest {
+        name: topic.to_string(),
+    }))
+    .await
+    .expect("get topic")
+    .into_inner()
+    .topic
+    .expect("topic");
+    assert_eq!(
+        (info.first_offset, info.next_offset),
+        (first, next),
+        "{topic}: GetTopic range"
+    );
+}

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use eventstream::pb;
 use tokio::sync::watch;
 
-use crate::common::{Client, TIMEOUT, connect, within};
+use crate::common::{Client, TIMEOUT, assert_topic_range, connect, within};
 use crate::fs::{Cut, CutReport, PowerLossFs, Rng};
 use crate::server::{Server, ServerLog};
 
@@ -362,19 +362,7 @@ async fn read_back(
             );
         }
         assert_eq!(next_offset, events.len() as u64, "{topic}: next_offset");
-        let info = within(client.get_topic(pb::GetTopicRequest {
-            name: topic.to_string(),
-        }))
-        .await
-        .expect("get topic")
-        .into_inner()
-        .topic
-        .expect("topic");
-        assert_eq!(
-            (info.first_offset, info.next_offset),
-            (0, next_offset),
-            "{topic}: GetTopic range"
-        );
+        assert_topic_range(client, topic, 0, next_offset).await;
         recovered.events += events.len();
         recovered.ends.insert(topic.to_string(), next_offset);
     }
