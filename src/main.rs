@@ -23,6 +23,9 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(Config),
+    /// Check a data directory offline: which offsets of each topic are intact.
+    #[command(after_help = cli::verify::EXIT_CODES)]
+    Verify(cli::verify::VerifyArgs),
     #[command(flatten)]
     Client(cli::ClientCommand),
 }
@@ -33,7 +36,7 @@ async fn main() -> ExitCode {
     // The client commands print their own results and errors; their retry notices are noise.
     let default_filter = match cli.command {
         Command::Serve(_) => "info",
-        Command::Client(_) => "warn",
+        Command::Verify(_) | Command::Client(_) => "warn",
     };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -45,6 +48,7 @@ async fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Serve(config) => serve(config).await,
+        Command::Verify(args) => cli::verify::run(&args),
         Command::Client(command) => cli::run(command).await,
     }
 }

@@ -60,22 +60,24 @@ impl Model {
 
 fn open(dir: &Path) -> (Store, TopicLog) {
     let store = Store::open(dir, 8 * 1024 * 1024).expect("open store");
-    let mut logs = store.topics().expect("topics");
+    let meta = TopicMeta {
+        config: TopicConfig {
+            retention_age: None,
+            retention_events: None,
+            retention_bytes: None,
+            dedup_window: Duration::from_secs(60),
+        },
+        create_time: Timestamp(1),
+    };
+    let (mut logs, recovered) = store.topics(meta).expect("topics");
+    assert!(
+        recovered.is_empty(),
+        "a clean reopen found damage: {recovered:?}"
+    );
     let log = match logs.pop() {
         Some(log) => log,
         None => store
-            .create_topic(
-                TopicName::new("model").unwrap(),
-                TopicMeta {
-                    config: TopicConfig {
-                        retention_age: None,
-                        retention_events: None,
-                        retention_bytes: None,
-                        dedup_window: Duration::from_secs(60),
-                    },
-                    create_time: Timestamp(1),
-                },
-            )
+            .create_topic(TopicName::new("model").unwrap(), meta)
             .expect("create"),
     };
     (store, log)

@@ -22,6 +22,7 @@ impl From<EngineError> for Status {
             EngineError::ShuttingDown => Code::Unavailable,
             EngineError::Storage(store) => match store.as_ref() {
                 StoreError::Corrupt { .. }
+                | StoreError::Lost { .. }
                 | StoreError::CorruptMetadata { .. }
                 | StoreError::Missing { .. } => Code::DataLoss,
                 StoreError::Poisoned => Code::Unavailable,

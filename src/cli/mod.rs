@@ -12,6 +12,7 @@ mod output;
 mod publish;
 mod subscribe;
 mod topics;
+pub mod verify;
 
 use std::io::ErrorKind;
 use std::process::ExitCode;

@@ -19,7 +19,7 @@ pub use topic::{PendingAppend, Visible};
 
 use crate::config::FsyncPolicy;
 use crate::model::{AppendResult, NewEvent, Timestamp, TopicConfig, TopicInfo, TopicName};
-use crate::storage::{Store, TopicMeta};
+use crate::storage::{Recovered, Store, TopicMeta};
 use topic::{TopicHandle, WriterContext};
 
 /// Commits waiting for the syncer before topic writers wait for it.
@@ -86,7 +86,22 @@ impl Broker {
             subscriptions: TaskTracker::new(),
             syncer,
         });
-        let logs = tokio::task::spawn_blocking(move || store.topics()).await??;
+        let fallback = TopicMeta {
+            config: broker.default_config(),
+            create_time: Timestamp::now(),
+        };
+        let (logs, recovered) =
+            tokio::task::spawn_blocking(move || store.topics(fallback)).await??;
+        for problem in recovered {
+            match problem {
+                Recovered::UncheckedEnds(problem) => tracing::warn!(
+                    "{problem}: events lost to damaged data files cannot be detected this time"
+                ),
+                Recovered::Lost(error) | Recovered::DamagedTail(error) => {
+                    tracing::error!("{error}");
+                }
+            }
+        }
         for log in logs {
             let state = log.state()?;
             let handle = TopicHandle::start(log, state, broker.writer_context(), &broker.writers);
@@ -277,7 +292,7 @@ impl Broker {
         self.syncer.close();
         self.syncer.wait().await;
         let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || store.sync()).await??;
+        tokio::task::spawn_blocking(move || store.sync_and_checkpoint()).await??;
         Ok(())
     }
 }

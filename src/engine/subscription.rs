@@ -88,12 +88,23 @@ pub struct Delivery {
 
 /// The stream of a subscription: deliveries, then either an error or (for `stop_at_end`) the end.
 ///
-/// The error travels apart from the deliveries, so it can never be lost to a full buffer, and it
-/// is yielded as soon as it is known: deliveries still buffered are dropped, since the client
-/// resumes from the last `next_offset` it did receive.
+/// The error travels apart from the deliveries, so it can never be lost to a full buffer. Shutdown
+/// and deletion are yielded as soon as they are known, dropping deliveries still buffered (the
+/// client resumes from the last `next_offset` it did receive); any other error, such as damaged
+/// data further on, comes after the deliveries before it, so a reader gets everything up to it.
 pub struct Deliveries {
     deliveries: mpsc::Receiver<Delivery>,
     failure: Option<oneshot::Receiver<EngineError>>,
+    /// An error to yield once the buffered deliveries are out.
+    after_deliveries: Option<EngineError>,
+}
+
+/// Whether `error` ends a stream at once rather than after what is buffered.
+fn is_urgent(error: &EngineError) -> bool {
+    matches!(
+        error,
+        EngineError::ShuttingDown | EngineError::TopicNotFound(_)
+    )
 }
 
 impl Stream for Deliveries {
@@ -102,10 +113,14 @@ impl Stream for Deliveries {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         if let Some(failure) = self.failure.as_mut() {
             match Pin::new(failure).poll(cx) {
-                Poll::Ready(Ok(error)) => {
+                Poll::Ready(Ok(error)) if is_urgent(&error) => {
                     self.failure = None;
                     self.deliveries.close();
                     return Poll::Ready(Some(Err(error)));
+                }
+                Poll::Ready(Ok(error)) => {
+                    self.failure = None;
+                    self.after_deliveries = Some(error);
                 }
                 // The producer ended without an error: what is buffered is all there is.
                 Poll::Ready(Err(_)) => self.failure = None,
@@ -116,7 +131,7 @@ impl Stream for Deliveries {
             Poll::Ready(Some(delivery)) => Poll::Ready(Some(Ok(delivery))),
             // Closed: wait for the failure, if one may still come.
             Poll::Ready(None) if self.failure.is_some() => Poll::Pending,
-            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(None) => Poll::Ready(self.after_deliveries.take().map(Err)),
             Poll::Pending => Poll::Pending,
         }
     }
@@ -151,6 +166,7 @@ pub(super) fn start(
     Ok(Deliveries {
         deliveries: receiver,
         failure: Some(failure),
+        after_deliveries: None,
     })
 }
 
@@ -284,6 +300,7 @@ impl Producer {
                     StoreError::Corrupt {
                         topic: self.topic.log().name().clone(),
                         offset: event.offset,
+                        end: event.offset + 1,
                         source,
                     }
                     .into(),

@@ -2,15 +2,21 @@
 //!
 //! Events are appended in [`TopicLog::append`]; they become durable at the next [`Store::sync`].
 
+pub mod checkpoint;
 mod durability;
 pub mod record_batch;
 mod topic_log;
 
+use std::collections::HashSet;
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
 
-pub use topic_log::{Append, DedupEntry, LogState, TopicLog, TopicMeta, fingerprint};
+pub use topic_log::{
+    Append, Damage, DedupEntry, LogState, TopicLog, TopicMeta, TopicReport, fingerprint,
+};
 
 use crate::model::TopicName;
+use checkpoint::{CheckpointWriter, DurableEnds};
 use durability::DiskSync;
 use record_batch::BatchError;
 
@@ -31,14 +37,32 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// A stored record batch failed its checks.
-    #[error("topic {topic}: record batch at offset {offset} is damaged: {source}")]
+    #[error(
+        "topic '{topic}': the stored events at offsets {offset} to {end} (exclusive) are damaged \
+         ({source}) and will not be served; events from offset {end} on can still be read"
+    )]
     Corrupt {
         /// The topic.
         topic: TopicName,
         /// The batch's first offset.
         offset: u64,
+        /// Where the next batch (or the log) begins.
+        end: u64,
         /// What is wrong with it.
         source: BatchError,
+    },
+    /// Events that had been durable are gone from the data files (found at start-up).
+    #[error(
+        "topic '{topic}': the events at offsets {first} to {end} (exclusive) were lost: the data \
+         files were damaged; events from offset {end} on can still be read"
+    )]
+    Lost {
+        /// The topic.
+        topic: TopicName,
+        /// The first lost offset.
+        first: u64,
+        /// Just past the last lost offset.
+        end: u64,
     },
     /// A stored metadata value failed its checks.
     #[error("topic {topic}: stored {what} is damaged")]
@@ -66,6 +90,42 @@ pub enum StoreError {
 pub struct Store {
     db: sled::Db,
     disk: DiskSync,
+    /// The durable ends recorded by the previous run, or why they could not be read.
+    recorded_ends: Result<Option<DurableEnds>, String>,
+    checkpoint: Mutex<Checkpointing>,
+}
+
+struct Checkpointing {
+    writer: CheckpointWriter,
+    /// Topics being deleted: never written into a checkpoint again.
+    deleting: HashSet<TopicName>,
+}
+
+/// What [`Store::verify`] found.
+#[derive(Debug)]
+pub struct StoreReport {
+    /// Every topic, sorted by name.
+    pub topics: Vec<TopicReport>,
+    /// Why the durable-ends checkpoint could not be used, if it could not.
+    pub checkpoint_problem: Option<String>,
+}
+
+impl StoreReport {
+    /// Whether nothing is damaged.
+    pub fn intact(&self) -> bool {
+        self.topics.iter().all(|topic| topic.damage.is_empty())
+    }
+}
+
+/// A problem [`Store::topics`] found and worked around while opening the logs.
+#[derive(Debug)]
+pub enum Recovered {
+    /// The durable-ends checkpoint could not be read: lost events cannot be detected this time.
+    UncheckedEnds(String),
+    /// Events the checkpoint shows durable are gone; their range is now refused with DATA_LOSS.
+    Lost(StoreError),
+    /// The newest batch of a topic failed its checks.
+    DamagedTail(StoreError),
 }
 
 impl Store {
@@ -77,13 +137,28 @@ impl Store {
             .cache_capacity(cache_bytes)
             .open()?;
         let disk = DiskSync::new(dir)?;
-        Ok(Self { db, disk })
+        let recorded_ends = checkpoint::read(dir).map_err(|error| error.to_string());
+        let known = recorded_ends.as_ref().ok().cloned().flatten();
+        Ok(Self {
+            db,
+            disk,
+            recorded_ends,
+            checkpoint: Mutex::new(Checkpointing {
+                writer: CheckpointWriter::new(dir, known),
+                deleting: HashSet::new(),
+            }),
+        })
     }
 
-    /// Every complete topic, sorted by name. Drops trees left by interrupted creations or
-    /// deletions.
-    pub fn topics(&self) -> Result<Vec<TopicLog>, StoreError> {
-        let mut topics = Vec::new();
+    fn lock_checkpoint(&self) -> MutexGuard<'_, Checkpointing> {
+        self.checkpoint
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Every stored topic's log, complete or not (`None`), sorted by name.
+    fn logs(&self) -> Result<Vec<(sled::IVec, TopicName, Option<TopicLog>)>, StoreError> {
+        let mut logs = Vec::new();
         for tree_name in self.db.tree_names() {
             let Some(name) = std::str::from_utf8(&tree_name)
                 .ok()
@@ -93,15 +168,123 @@ impl Store {
                 continue;
             };
             let tree = self.db.open_tree(&tree_name)?;
-            match TopicLog::open(name, tree)? {
+            let log = TopicLog::open(name.clone(), tree)?;
+            logs.push((tree_name, name, log));
+        }
+        logs.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(logs)
+    }
+
+    /// Every complete topic, sorted by name, with what was found wrong and worked around.
+    ///
+    /// Drops trees left by interrupted creations or deletions. A topic whose end is below the
+    /// one the previous run checkpointed lost events to damaged files: the missing range is
+    /// recorded (and refused with [`StoreError::Lost`]) so its offsets are never reused; a topic
+    /// missing altogether is recreated with `fallback` settings and its whole range lost.
+    pub fn topics(
+        &self,
+        fallback: TopicMeta,
+    ) -> Result<(Vec<TopicLog>, Vec<Recovered>), StoreError> {
+        let mut recovered = Vec::new();
+        let mut recorded = match &self.recorded_ends {
+            Ok(ends) => ends.clone().unwrap_or_default(),
+            Err(problem) => {
+                recovered.push(Recovered::UncheckedEnds(problem.clone()));
+                DurableEnds::new()
+            }
+        };
+        let mut topics = Vec::new();
+        for (tree_name, _, log) in self.logs()? {
+            match log {
                 Some(log) => topics.push(log),
                 None => {
                     self.db.drop_tree(&tree_name)?;
                 }
             }
         }
+        for log in &topics {
+            let state = log.state()?;
+            if let Some(end) = recorded.remove(log.name())
+                && end > state.bounds.next_offset
+            {
+                log.record_lost(state, end)?;
+                recovered.push(Recovered::Lost(StoreError::Lost {
+                    topic: log.name().clone(),
+                    first: state.bounds.next_offset,
+                    end,
+                }));
+            }
+            if let Err(error) = log.check_tail(&log.state()?) {
+                recovered.push(Recovered::DamagedTail(error));
+            }
+        }
+        for (name, end) in recorded {
+            let log = self.create_topic(name.clone(), fallback)?;
+            log.record_lost(log.state()?, end)?;
+            recovered.push(Recovered::Lost(StoreError::Lost {
+                topic: name,
+                first: 0,
+                end,
+            }));
+            topics.push(log);
+        }
         topics.sort_by(|a, b| a.name().cmp(b.name()));
-        Ok(topics)
+        if !recovered.is_empty() {
+            self.sync()?;
+        }
+        Ok((topics, recovered))
+    }
+
+    /// Checks every topic's stored batches and its end against the last checkpoint, changing
+    /// nothing. For `eventstream verify`, on a data directory no server is using.
+    pub fn verify(&self) -> Result<StoreReport, StoreError> {
+        let (mut recorded, checkpoint_problem) = match &self.recorded_ends {
+            Ok(ends) => (ends.clone().unwrap_or_default(), None),
+            Err(problem) => (DurableEnds::new(), Some(problem.clone())),
+        };
+        let mut topics = Vec::new();
+        for (_, name, log) in self.logs()? {
+            let recorded_end = recorded.remove(&name);
+            let Some(log) = log else { continue };
+            let mut report = log.verify()?;
+            if let Some(end) = recorded_end.filter(|&end| end > report.bounds.next_offset) {
+                report.damage.push(Damage {
+                    first: report.bounds.next_offset,
+                    end,
+                    what: "lost: the data files end before the last checkpointed end".into(),
+                });
+            }
+            topics.push(report);
+        }
+        for (name, end) in recorded {
+            topics.push(TopicReport {
+                name,
+                bounds: crate::model::LogBounds::default(),
+                batches: 0,
+                events: 0,
+                damage: vec![Damage {
+                    first: 0,
+                    end,
+                    what: "lost: the whole topic is missing from the data files".into(),
+                }],
+            });
+        }
+        topics.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(StoreReport {
+            topics,
+            checkpoint_problem,
+        })
+    }
+
+    /// Each topic's end offset as stored now, leaving out `deleting`.
+    fn current_ends(&self, deleting: &HashSet<TopicName>) -> Result<DurableEnds, StoreError> {
+        let mut ends = DurableEnds::new();
+        for (_, name, log) in self.logs()? {
+            if let Some(log) = log.filter(|_| !deleting.contains(&name)) {
+                ends.insert(name, log.state()?.bounds.next_offset);
+            }
+        }
+        Ok(ends)
     }
 
     /// Creates a topic's log; durable after the next [`Store::sync`].
@@ -110,18 +293,56 @@ impl Store {
         TopicLog::create(name, tree, meta)
     }
 
-    /// Deletes a topic's log durably: first its metadata (so a crash cannot resurrect it), then
-    /// its data.
+    /// Deletes a topic's log durably: first from the checkpoint (so its absence is not taken
+    /// for a loss), then its metadata (so a crash cannot resurrect it), then its data.
     pub fn delete_topic(&self, log: &TopicLog) -> Result<(), StoreError> {
+        {
+            let mut checkpoint = self.lock_checkpoint();
+            checkpoint.deleting.insert(log.name().clone());
+            if let Some(ends) = checkpoint
+                .writer
+                .last_written()
+                .filter(|ends| ends.contains_key(log.name()))
+            {
+                let mut ends = ends.clone();
+                ends.remove(log.name());
+                checkpoint.writer.write(ends)?;
+            }
+        }
         log.remove_meta()?;
         self.sync()?;
         self.db.drop_tree(tree_name(log.name()))?;
+        self.lock_checkpoint().deleting.remove(log.name());
         Ok(())
     }
 
-    /// Makes every write so far durable: survives a crash and a power cut.
+    /// Makes every write so far durable: survives a crash and a power cut. Checkpoints the
+    /// topics' ends if the last checkpoint is older than [`checkpoint::CHECKPOINT_INTERVAL`].
     pub fn sync(&self) -> Result<(), StoreError> {
-        self.disk.sync(&self.db)
+        self.sync_checkpointing(false)
+    }
+
+    /// Makes every write durable and checkpoints the topics' ends; for shutdown.
+    pub fn sync_and_checkpoint(&self) -> Result<(), StoreError> {
+        self.sync_checkpointing(true)
+    }
+
+    fn sync_checkpointing(&self, force: bool) -> Result<(), StoreError> {
+        // Held across the sync so a deletion cannot slip between reading the ends and writing
+        // them; contended at most once per checkpoint interval.
+        let mut checkpoint = self.lock_checkpoint();
+        if !force && !checkpoint.writer.due() {
+            drop(checkpoint);
+            return self.disk.sync(&self.db);
+        }
+        // Read before the sync, so every end written is one the sync made durable.
+        let ends = self.current_ends(&checkpoint.deleting)?;
+        self.disk.sync(&self.db)?;
+        if let Err(error) = checkpoint.writer.write(ends) {
+            // The events are durable; only the detection of later damage is weakened.
+            tracing::warn!(%error, "writing the durable-ends checkpoint failed");
+        }
+        Ok(())
     }
 }
 

@@ -13,6 +13,7 @@
 //! | `t` time offset | nothing; finds batches by append time |
 //! | `d` idempotency key | where that key's event went |
 //! | `x` time offset | the idempotency keys of that batch, for expiry |
+//! | `l` offset | the end of a range of events lost to damaged data files, found at start-up |
 
 use bytes::{Buf, BufMut, Bytes};
 use prost::Message;
@@ -33,6 +34,7 @@ const FRAGMENT_BYTES: usize = 8 * 1024;
 const TIME_PREFIX: u8 = b't';
 const DEDUP_PREFIX: u8 = b'd';
 const EXPIRY_PREFIX: u8 = b'x';
+const LOST_PREFIX: u8 = b'l';
 
 /// A topic's immutable metadata.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,6 +206,12 @@ fn dedup_key(idempotency_key: &str) -> Vec<u8> {
     key
 }
 
+fn lost_key(first: u64) -> [u8; 9] {
+    let mut key = [LOST_PREFIX; 9];
+    key[1..].copy_from_slice(&first.to_be_bytes());
+    key
+}
+
 fn decode_key_u64(key: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_be_bytes(key.get(at..at + 8)?.try_into().ok()?))
 }
@@ -357,7 +365,12 @@ impl TopicLog {
         let mut bytes_read = 0;
         let mut expected = from;
         for stored in self.batches(start, to) {
-            let stored = stored?;
+            let stored = match stored {
+                Ok(stored) => stored,
+                // Deliver what precedes the damage; the next read starts at it and fails.
+                Err(_) if !events.is_empty() => break,
+                Err(error) => return Err(error),
+            };
             bytes_read += stored.stored_len as usize;
             let batch = &stored.batch;
             if batch.end_offset() <= from {
@@ -378,6 +391,13 @@ impl TopicLog {
             }
         }
         if events.is_empty() {
+            if let Some((first, end)) = self.lost_range_at(from)? {
+                return Err(StoreError::Lost {
+                    topic: self.name.clone(),
+                    first,
+                    end,
+                });
+            }
             return Err(StoreError::Missing {
                 topic: self.name.clone(),
                 offset: from,
@@ -395,12 +415,154 @@ impl TopicLog {
         }
     }
 
+    /// The error for the damaged batch stored under `base`. Its header cannot be trusted, so
+    /// the range it held ends where the next stored batch (or the log) begins.
     fn corrupt(&self, base: u64, source: BatchError) -> StoreError {
+        let next_batch = self
+            .tree
+            .range(fragment_key(base.saturating_add(1), 0)..fragment_key(u64::MAX, 0))
+            .keys()
+            .next();
+        let end = match next_batch {
+            Some(Ok(key)) => decode_key_u64(&key, 1),
+            _ => self.state().ok().map(|state| state.bounds.next_offset),
+        };
         StoreError::Corrupt {
             topic: self.name.clone(),
             offset: base,
+            end: end.unwrap_or(base).max(base),
             source,
         }
+    }
+
+    /// Records that the events from the state's end up to `end` were lost (the data files lost
+    /// them, while the checkpoint shows they had been durable): reads of them fail with
+    /// [`StoreError::Lost`], and new events get offsets from `end` on, never reusing theirs.
+    pub(super) fn record_lost(&self, state: LogState, end: u64) -> Result<LogState, StoreError> {
+        let mut new_state = state;
+        new_state.bounds.next_offset = end;
+        let mut batch = sled::Batch::default();
+        batch.insert(
+            &lost_key(state.bounds.next_offset)[..],
+            &end.to_be_bytes()[..],
+        );
+        batch.insert(STATE_KEY, &new_state.encode()[..]);
+        self.tree.apply_batch(batch)?;
+        Ok(new_state)
+    }
+
+    /// The recorded lost range holding `offset`, as `(first, end)`.
+    fn lost_range_at(&self, offset: u64) -> Result<Option<(u64, u64)>, StoreError> {
+        let Some(entry) = self.tree.range(lost_key(0)..=lost_key(offset)).next_back() else {
+            return Ok(None);
+        };
+        let (key, value) = entry?;
+        let first = decode_key_u64(&key, 1);
+        let end = decode_key_u64(&value, 0);
+        Ok(first.zip(end).filter(|&(_, end)| end > offset))
+    }
+
+    /// Every recorded lost range, as `(first, end)`, in offset order.
+    pub fn lost_ranges(&self) -> Result<Vec<(u64, u64)>, StoreError> {
+        let mut ranges = Vec::new();
+        for entry in self.tree.range(lost_key(0)..=lost_key(u64::MAX)) {
+            let (key, value) = entry?;
+            if let Some(range) = decode_key_u64(&key, 1).zip(decode_key_u64(&value, 0)) {
+                ranges.push(range);
+            }
+        }
+        Ok(ranges)
+    }
+
+    /// Checks the newest stored batch, the one a crash or a torn write would have hit.
+    pub fn check_tail(&self, state: &LogState) -> Result<(), StoreError> {
+        let Some(last) = self
+            .tree
+            .range(fragment_key(0, 0)..fragment_key(u64::MAX, 0))
+            .keys()
+            .next_back()
+        else {
+            return Ok(());
+        };
+        let base = decode_key_u64(&last?, 1).unwrap_or(0);
+        for stored in self.batches(base, base.saturating_add(1)) {
+            let stored = stored?;
+            if stored.batch.end_offset() != state.bounds.next_offset
+                && self.lost_range_at(stored.batch.end_offset())?.is_none()
+            {
+                return Err(self.corrupt(
+                    base,
+                    BatchError::Malformed(format!(
+                        "the newest batch ends at offset {} but the log at {}",
+                        stored.batch.end_offset(),
+                        state.bounds.next_offset
+                    )),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks every stored batch of the log against its checksum and the log's state.
+    pub fn verify(&self) -> Result<TopicReport, StoreError> {
+        let state = self.state()?;
+        let mut report = TopicReport {
+            name: self.name.clone(),
+            bounds: state.bounds,
+            batches: 0,
+            events: 0,
+            damage: Vec::new(),
+        };
+        let mut expected = state.bounds.first_offset;
+        let note_gap = |report: &mut TopicReport, first: u64, end: u64| -> Result<(), StoreError> {
+            if first < end {
+                let lost = self.lost_range_at(first)?.is_some();
+                report.damage.push(Damage {
+                    first,
+                    end,
+                    what: if lost {
+                        "lost to damaged data files (found at start-up)".into()
+                    } else {
+                        "missing from the data files".into()
+                    },
+                });
+            }
+            Ok(())
+        };
+        for stored in self.batches(state.bounds.first_offset, state.bounds.next_offset) {
+            match stored {
+                Ok(stored) => {
+                    note_gap(&mut report, expected, stored.base)?;
+                    report.batches += 1;
+                    report.events += stored.batch.end_offset() - stored.base;
+                    expected = stored.batch.end_offset();
+                }
+                Err(StoreError::Corrupt {
+                    offset,
+                    end,
+                    source,
+                    ..
+                }) => {
+                    note_gap(&mut report, expected, offset)?;
+                    report.damage.push(Damage {
+                        first: offset,
+                        end,
+                        what: format!("damaged record batch: {source}"),
+                    });
+                    expected = end.max(expected);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        if expected > state.bounds.next_offset {
+            report.damage.push(Damage {
+                first: state.bounds.next_offset,
+                end: expected,
+                what: "stored events beyond the log's recorded end".into(),
+            });
+        }
+        note_gap(&mut report, expected, state.bounds.next_offset)?;
+        Ok(report)
     }
 
     /// The offset of the first retained event appended at or after `time`; `None` if there is
@@ -453,8 +615,34 @@ impl TopicLog {
             return Ok(new_state);
         }
         let mut batch = sled::Batch::default();
+        for (first, end) in self.lost_ranges()? {
+            if first < new_first {
+                batch.remove(&lost_key(first)[..]);
+                if end > new_first {
+                    batch.insert(&lost_key(new_first)[..], &end.to_be_bytes()[..]);
+                }
+            }
+        }
         for stored in self.batches(0, new_first) {
-            let stored = stored?;
+            let stored = match stored {
+                Ok(stored) => stored,
+                // A damaged batch wholly below the new start is removed unread.
+                Err(StoreError::Corrupt { offset, end, .. }) if end <= new_first => {
+                    for fragment in self
+                        .tree
+                        .range(fragment_key(offset, 0)..=fragment_key(offset, u32::MAX))
+                    {
+                        let (key, value) = fragment?;
+                        new_state.bounds.size_bytes = new_state
+                            .bounds
+                            .size_bytes
+                            .saturating_sub(value.len() as u64);
+                        batch.remove(key);
+                    }
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
             let (base, time) = (stored.base, stored.batch.append_time());
             for fragment in 0..stored.fragments {
                 batch.remove(&fragment_key(base, fragment)[..]);
@@ -519,6 +707,32 @@ fn next_length_prefixed<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
     let (item, tail) = rest.split_at_checked(len)?;
     *rest = tail;
     Some(item)
+}
+
+/// What [`TopicLog::verify`] found in one topic.
+#[derive(Debug, Clone)]
+pub struct TopicReport {
+    /// The topic.
+    pub name: TopicName,
+    /// Its recorded range and size.
+    pub bounds: LogBounds,
+    /// Intact record batches.
+    pub batches: u64,
+    /// Events in intact batches.
+    pub events: u64,
+    /// Ranges that cannot be served, in offset order.
+    pub damage: Vec<Damage>,
+}
+
+/// A range of offsets that cannot be served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    /// The first offset of the range.
+    pub first: u64,
+    /// Just past its last offset.
+    pub end: u64,
+    /// What is wrong, for people.
+    pub what: String,
 }
 
 /// A record batch read back from its fragments.

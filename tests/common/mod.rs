@@ -142,6 +142,23 @@ impl ChildServer {
     /// Starts `eventstream serve` listening on `listen` (a killed server's `addr` restarts it
     /// where its clients reconnect) with `data_dir` and extra `args`.
     pub async fn start_at(listen: SocketAddr, data_dir: &Path, args: &[&str]) -> Self {
+        match Self::try_start_at(listen, data_dir, args).await {
+            Ok(server) => server,
+            Err(output) => panic!("server exited before listening:\n{output}"),
+        }
+    }
+
+    /// Like [`ChildServer::start`], but a server that exits before listening is an `Err` with
+    /// its exit status and everything it logged.
+    pub async fn try_start(data_dir: &Path, args: &[&str]) -> Result<Self, String> {
+        Self::try_start_at(SocketAddr::from(([127, 0, 0, 1], 0)), data_dir, args).await
+    }
+
+    async fn try_start_at(
+        listen: SocketAddr,
+        data_dir: &Path,
+        args: &[&str],
+    ) -> Result<Self, String> {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventstream"))
             .arg("serve")
             .arg(format!("--listen={listen}"))
@@ -156,23 +173,30 @@ impl ChildServer {
             .expect("spawn server binary");
         let stderr = child.stderr.take().expect("stderr");
         let mut lines = BufReader::new(stderr).lines();
+        let mut logged = String::new();
         let addr = within(async {
             while let Some(line) = lines.next_line().await.expect("read stderr") {
                 if let Some(rest) = line.split("listening on ").nth(1) {
                     let addr = rest.split(',').next().expect("address");
-                    return addr.parse::<SocketAddr>().expect("parse address");
+                    return Some(addr.parse::<SocketAddr>().expect("parse address"));
                 }
+                logged.push_str(&line);
+                logged.push('\n');
             }
-            panic!("server exited before listening");
+            None
         })
         .await;
+        let Some(addr) = addr else {
+            let status = within(child.wait()).await.expect("wait");
+            return Err(format!("{status}\n{logged}"));
+        };
         // Keep draining stderr so the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self {
+        Ok(Self {
             addr,
             data_dir: data_dir.to_path_buf(),
             child,
-        }
+        })
     }
 
     /// The child's process id.
