@@ -303,3 +303,26 @@ async fn verify_reports_an_intact_data_directory() {
         "{report}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_topic_is_not_taken_for_a_lost_one_after_a_crash() {
+    // Stopped cleanly, so the checkpoint lists the topic.
+    let dir = written_data_dir().await;
+    let server = ChildServer::start(dir.path(), &[]).await;
+    let mut client = server.client().await;
+    within(client.delete_topic(pb::DeleteTopicRequest {
+        name: TOPIC.to_string(),
+    }))
+    .await
+    .expect("delete");
+    server.kill().await;
+
+    let (code, report) = verify(dir.path());
+    assert_eq!(code, 0, "{report}");
+    let server = ChildServer::start(dir.path(), &[]).await;
+    let mut client = server.client().await;
+    let status = try_get_topic(&mut client, TOPIC)
+        .await
+        .expect_err("the deleted topic must stay deleted");
+    assert_eq!(status.code(), tonic::Code::NotFound, "{status:?}");
+}

@@ -156,14 +156,19 @@ impl Store {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Every stored topic's log, complete or not (`None`), sorted by name.
-    fn logs(&self) -> Result<Vec<(sled::IVec, TopicName, Option<TopicLog>)>, StoreError> {
+    /// Every stored topic's log but those in `skip`, complete or not (`None`), sorted by name.
+    fn logs(
+        &self,
+        skip: &HashSet<TopicName>,
+    ) -> Result<Vec<(sled::IVec, TopicName, Option<TopicLog>)>, StoreError> {
         let mut logs = Vec::new();
         for tree_name in self.db.tree_names() {
             let Some(name) = std::str::from_utf8(&tree_name)
                 .ok()
                 .and_then(|name| name.strip_prefix(TOPIC_TREE_PREFIX))
                 .and_then(|name| TopicName::new(name).ok())
+                // Opening a tree being dropped would create it anew.
+                .filter(|name| !skip.contains(name))
             else {
                 continue;
             };
@@ -194,7 +199,7 @@ impl Store {
             }
         };
         let mut topics = Vec::new();
-        for (tree_name, _, log) in self.logs()? {
+        for (tree_name, _, log) in self.logs(&HashSet::new())? {
             match log {
                 Some(log) => topics.push(log),
                 None => {
@@ -243,7 +248,7 @@ impl Store {
             Err(problem) => (DurableEnds::new(), Some(problem.clone())),
         };
         let mut topics = Vec::new();
-        for (_, name, log) in self.logs()? {
+        for (_, name, log) in self.logs(&HashSet::new())? {
             let recorded_end = recorded.remove(&name);
             let Some(log) = log else { continue };
             let mut report = log.verify()?;
@@ -279,8 +284,8 @@ impl Store {
     /// Each topic's end offset as stored now, leaving out `deleting`.
     fn current_ends(&self, deleting: &HashSet<TopicName>) -> Result<DurableEnds, StoreError> {
         let mut ends = DurableEnds::new();
-        for (_, name, log) in self.logs()? {
-            if let Some(log) = log.filter(|_| !deleting.contains(&name)) {
+        for (_, name, log) in self.logs(deleting)? {
+            if let Some(log) = log {
                 ends.insert(name, log.state()?.bounds.next_offset);
             }
         }
