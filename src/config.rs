@@ -49,6 +49,11 @@ pub struct Config {
     #[arg(long, env = "EVENTSTREAM_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub cache_bytes: u64,
 
+    /// Free space, in bytes, that publishes leave on the data directory's disk: below it they
+    /// fail with RESOURCE_EXHAUSTED until space is freed (0: no reserve).
+    #[arg(long, env = "EVENTSTREAM_MIN_FREE_DISK_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub min_free_disk_bytes: u64,
+
     /// How often retention and idempotency-key expiry run.
     #[arg(long, env = "EVENTSTREAM_RETENTION_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
     pub retention_interval: Duration,
@@ -66,6 +71,7 @@ impl Config {
             max_request_bytes: 16 * 1024 * 1024,
             default_dedup_window: Duration::from_secs(24 * 3600),
             cache_bytes: 64 * 1024 * 1024,
+            min_free_disk_bytes: 64 * 1024 * 1024,
             retention_interval: Duration::from_secs(1),
         }
     }

@@ -42,6 +42,7 @@ pub async fn run(
     let store = tokio::task::spawn_blocking(move || Store::open(&data_dir, cache_bytes))
         .await
         .map_err(EngineError::from)??;
+    store.set_min_free_bytes(config.min_free_disk_bytes);
     let broker = Broker::open(
         store,
         EngineSettings {

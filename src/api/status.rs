@@ -25,7 +25,9 @@ impl From<EngineError> for Status {
                 | StoreError::Lost { .. }
                 | StoreError::CorruptMetadata { .. }
                 | StoreError::Missing { .. } => Code::DataLoss,
+                StoreError::DiskFull { .. } | StoreError::OutOfSpace => Code::ResourceExhausted,
                 StoreError::Poisoned => Code::Unavailable,
+                StoreError::Io { .. } if store.is_out_of_space() => Code::ResourceExhausted,
                 StoreError::Engine(_) | StoreError::Io { .. } => Code::Internal,
             },
         };

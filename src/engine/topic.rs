@@ -293,7 +293,12 @@ impl Writer {
                         .store(state.bounds.size_bytes, Ordering::Relaxed);
                 }
                 Err(error) => {
-                    tracing::error!(topic = %self.log.name(), %error, "append failed");
+                    if matches!(&error, EngineError::Storage(store) if store.is_out_of_space()) {
+                        // Expected while the disk is full; the publishers are told why.
+                        tracing::warn!(topic = %self.log.name(), %error, "append refused");
+                    } else {
+                        tracing::error!(topic = %self.log.name(), %error, "append failed");
+                    }
                     for request in prepared {
                         let _ = request.reply.send(Err(error.clone()));
                     }

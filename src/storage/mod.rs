@@ -5,11 +5,12 @@
 pub mod checkpoint;
 mod durability;
 pub mod record_batch;
+mod space;
 mod topic_log;
 
 use std::collections::HashSet;
-use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use topic_log::{
     Append, Damage, DedupEntry, LogState, TopicLog, TopicMeta, TopicReport, fingerprint,
@@ -19,6 +20,7 @@ use crate::model::TopicName;
 use checkpoint::{CheckpointWriter, DurableEnds};
 use durability::DiskSync;
 use record_batch::BatchError;
+use space::SpaceGuard;
 
 const TOPIC_TREE_PREFIX: &str = "topic/";
 
@@ -27,7 +29,13 @@ const TOPIC_TREE_PREFIX: &str = "topic/";
 pub enum StoreError {
     /// sled failed (I/O error or its own corruption check).
     #[error("storage engine: {0}")]
-    Engine(#[from] sled::Error),
+    Engine(sled::Error),
+    /// A write failed because the disk is full. sled then refuses every later write.
+    #[error(
+        "the disk holding the data is full (No space left on device); the storage engine stops \
+         writing after a failed write: free some space, then restart the server"
+    )]
+    OutOfSpace,
     /// A file operation outside sled failed.
     #[error("{action}: {source}")]
     Io {
@@ -80,16 +88,53 @@ pub enum StoreError {
         /// The offset.
         offset: u64,
     },
+    /// Appending would leave less free disk space than the reserve.
+    #[error(
+        "the disk holding {} has {} MiB free, less than the {} MiB reserve \
+         (--min-free-disk-bytes); nothing was appended. Free some space (or shorten retention, or \
+         delete topics) and publish again",
+        dir.display(), free / (1024 * 1024), reserve / (1024 * 1024)
+    )]
+    DiskFull {
+        /// The data directory.
+        dir: PathBuf,
+        /// Free bytes.
+        free: u64,
+        /// The reserve in bytes.
+        reserve: u64,
+    },
     /// An earlier sync failed, so what is on disk is unknown; only a restart (which recovers
     /// from what reached the disk) can tell.
     #[error("an earlier write to disk failed; restart the server to recover")]
     Poisoned,
 }
 
+impl From<sled::Error> for StoreError {
+    fn from(error: sled::Error) -> Self {
+        match &error {
+            // sled repeats its first write error as a new io::Error that keeps only the kind.
+            sled::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => Self::OutOfSpace,
+            _ => Self::Engine(error),
+        }
+    }
+}
+
+impl StoreError {
+    /// Whether the disk was full (or nearly), as opposed to failing.
+    pub fn is_out_of_space(&self) -> bool {
+        match self {
+            StoreError::DiskFull { .. } | StoreError::OutOfSpace => true,
+            StoreError::Io { source, .. } => source.kind() == std::io::ErrorKind::StorageFull,
+            _ => false,
+        }
+    }
+}
+
 /// The database holding every topic's log.
 pub struct Store {
     db: sled::Db,
     disk: DiskSync,
+    space: Arc<SpaceGuard>,
     /// The durable ends recorded by the previous run, or why they could not be read.
     recorded_ends: Result<Option<DurableEnds>, String>,
     checkpoint: Mutex<Checkpointing>,
@@ -142,12 +187,18 @@ impl Store {
         Ok(Self {
             db,
             disk,
+            space: Arc::new(SpaceGuard::new(dir)),
             recorded_ends,
             checkpoint: Mutex::new(Checkpointing {
                 writer: CheckpointWriter::new(dir, known),
                 deleting: HashSet::new(),
             }),
         })
+    }
+
+    /// Refuses appends that would leave less than `bytes` free on the data's disk (0: no check).
+    pub fn set_min_free_bytes(&self, bytes: u64) {
+        self.space.set_reserve(bytes);
     }
 
     fn lock_checkpoint(&self) -> MutexGuard<'_, Checkpointing> {
@@ -173,7 +224,7 @@ impl Store {
                 continue;
             };
             let tree = self.db.open_tree(&tree_name)?;
-            let log = TopicLog::open(name.clone(), tree)?;
+            let log = TopicLog::open(name.clone(), tree, Arc::clone(&self.space))?;
             logs.push((tree_name, name, log));
         }
         logs.sort_by(|a, b| a.1.cmp(&b.1));
@@ -295,7 +346,7 @@ impl Store {
     /// Creates a topic's log; durable after the next [`Store::sync`].
     pub fn create_topic(&self, name: TopicName, meta: TopicMeta) -> Result<TopicLog, StoreError> {
         let tree = self.db.open_tree(tree_name(&name))?;
-        TopicLog::create(name, tree, meta)
+        TopicLog::create(name, tree, meta, Arc::clone(&self.space))
     }
 
     /// Deletes a topic's log durably: first from the checkpoint (so its absence is not taken

@@ -19,8 +19,11 @@ use bytes::{Buf, BufMut, Bytes};
 use prost::Message;
 use uuid::Uuid;
 
+use std::sync::Arc;
+
 use super::StoreError;
 use super::record_batch::{BatchError, EncodedEvent, RecordBatch};
+use super::space::SpaceGuard;
 use crate::model::{Event, LogBounds, Timestamp, TopicConfig, TopicName};
 
 const META_KEY: &[u8] = b"m";
@@ -235,6 +238,7 @@ pub struct TopicLog {
     name: TopicName,
     tree: sled::Tree,
     meta: TopicMeta,
+    space: Arc<SpaceGuard>,
 }
 
 impl TopicLog {
@@ -243,17 +247,27 @@ impl TopicLog {
         name: TopicName,
         tree: sled::Tree,
         meta: TopicMeta,
+        space: Arc<SpaceGuard>,
     ) -> Result<Self, StoreError> {
         let mut batch = sled::Batch::default();
         batch.insert(META_KEY, StoredMeta::from(&meta).encode_to_vec());
         batch.insert(STATE_KEY, &LogState::default().encode()[..]);
         tree.apply_batch(batch)?;
-        Ok(Self { name, tree, meta })
+        Ok(Self {
+            name,
+            tree,
+            meta,
+            space,
+        })
     }
 
     /// Opens an existing topic; `None` if the tree holds no complete topic (a creation or
     /// deletion interrupted by a crash).
-    pub(super) fn open(name: TopicName, tree: sled::Tree) -> Result<Option<Self>, StoreError> {
+    pub(super) fn open(
+        name: TopicName,
+        tree: sled::Tree,
+        space: Arc<SpaceGuard>,
+    ) -> Result<Option<Self>, StoreError> {
         let Some(stored) = tree.get(META_KEY)? else {
             return Ok(None);
         };
@@ -265,6 +279,7 @@ impl TopicLog {
             name,
             tree,
             meta: meta.into(),
+            space,
         };
         log.state()?;
         Ok(Some(log))
@@ -314,6 +329,7 @@ impl TopicLog {
     pub fn append(&self, state: LogState, append: Append<'_>) -> Result<LogState, StoreError> {
         let base = state.bounds.next_offset;
         let encoded = RecordBatch::encode(base, append.time, append.events);
+        self.space.check(encoded.len() as u64)?;
         let new_state = LogState {
             bounds: LogBounds {
                 first_offset: state.bounds.first_offset,
