@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
-use crate::api::{EventStreamApi, EventStreamServiceServer};
+use crate::api::{EventStreamApi, EventStreamServiceServer, standard};
 use crate::config::Config;
 use crate::engine::{Broker, EngineError, EngineSettings};
 use crate::storage::{Store, StoreError};
@@ -26,12 +26,15 @@ pub enum ServerError {
     /// The gRPC transport failed.
     #[error("gRPC transport: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// The descriptors for server reflection did not load.
+    #[error("server reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
 }
 
 /// Serves the API on `listener` until `shutdown` completes.
 ///
-/// On shutdown: stops accepting calls, ends open subscriptions with UNAVAILABLE, lets in-flight
-/// publishes finish (at most [`DRAIN_TIMEOUT`]), then makes everything durable.
+/// On shutdown: reports NOT_SERVING to health checks, stops accepting calls, ends open
+/// subscriptions and health watches with UNAVAILABLE, lets in-flight publishes finish (at most [`DRAIN_TIMEOUT`]), then makes everything durable.
 pub async fn run(
     listener: TcpListener,
     config: Config,
@@ -62,6 +65,7 @@ pub async fn run(
         config.data_dir.display(),
         config.fsync
     );
+    let (readiness, health) = standard::health(broker.stopping().clone()).await;
     let service =
         EventStreamServiceServer::new(EventStreamApi::new(broker.clone(), config.max_event_bytes))
             .max_decoding_message_size(config.max_request_bytes)
@@ -74,6 +78,9 @@ pub async fn run(
     let (stop_accepting, accepting_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tonic::transport::Server::builder()
         .add_service(service)
+        .add_service(health)
+        .add_service(standard::reflection_v1()?)
+        .add_service(standard::reflection_v1alpha()?)
         .serve_with_incoming_shutdown(incoming, async {
             let _ = accepting_stopped.await;
         });
@@ -83,6 +90,7 @@ pub async fn run(
         served = &mut server => served?,
         () = shutdown => {
             tracing::info!("shutting down: ending subscriptions, finishing in-flight publishes");
+            readiness.draining().await;
             let _ = stop_accepting.send(());
             broker.end_subscriptions().await;
             match tokio::time::timeout(DRAIN_TIMEOUT, &mut server).await {

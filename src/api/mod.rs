@@ -2,6 +2,7 @@
 
 mod convert;
 mod publish_stream;
+pub mod standard;
 mod status;
 mod subscribe_response;
 
@@ -17,6 +18,10 @@ use crate::engine::Broker;
 pub mod pb {
     tonic::include_proto!("eventstream.v1");
     pub use super::subscribe_response::SubscribeResponse;
+
+    /// The encoded `FileDescriptorSet` of the API and its imports, served by reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/eventstream_descriptor.bin"));
 }
 
 pub use pb::event_stream_service_server::EventStreamServiceServer;

@@ -114,10 +114,17 @@ impl Drop for TestServer {
 
 /// Connects a client to `addr`, retrying while the server starts (bounded by `TIMEOUT`).
 pub async fn connect(addr: SocketAddr) -> Client {
+    EventStreamServiceClient::new(channel(addr).await).max_decoding_message_size(64 * 1024 * 1024)
+}
+
+/// A connection to `addr` for any generated client, retrying while the server starts (bounded by
+/// `TIMEOUT`).
+pub async fn channel(addr: SocketAddr) -> Channel {
+    let endpoint = Channel::from_shared(format!("http://{addr}")).expect("endpoint");
     within(async {
         loop {
-            match EventStreamServiceClient::connect(format!("http://{addr}")).await {
-                Ok(client) => return client.max_decoding_message_size(64 * 1024 * 1024),
+            match endpoint.connect().await {
+                Ok(channel) => return channel,
                 Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
             }
         }
