@@ -57,6 +57,10 @@ pub struct Config {
     /// How often retention and idempotency-key expiry run.
     #[arg(long, env = "EVENTSTREAM_RETENTION_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
     pub retention_interval: Duration,
+
+    /// Address to serve Prometheus metrics on, at `GET /metrics`; none if not given.
+    #[arg(long, env = "EVENTSTREAM_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Config {
@@ -73,6 +77,7 @@ impl Config {
             cache_bytes: 64 * 1024 * 1024,
             min_free_disk_bytes: 64 * 1024 * 1024,
             retention_interval: Duration::from_secs(1),
+            metrics_listen: None,
         }
     }
 }

@@ -1,15 +1,17 @@
 //! Runs the server on a listener until a shutdown signal.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
-use crate::api::{EventStreamApi, EventStreamServiceServer, standard};
+use crate::api::{EventStreamApi, EventStreamServiceServer, ObserveLayer, standard};
 use crate::config::Config;
 use crate::engine::{Broker, EngineError, EngineSettings};
 use crate::storage::{Store, StoreError};
+use crate::telemetry::{MetricsEndpoint, MetricsError};
 
 /// How long in-flight calls get to finish once shutdown has begun.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -29,6 +31,12 @@ pub enum ServerError {
     /// The descriptors for server reflection did not load.
     #[error("server reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// The service descriptors did not decode.
+    #[error("decoding the service descriptors: {0}")]
+    Descriptors(#[from] prost::DecodeError),
+    /// Metrics could not be served.
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
 }
 
 /// Serves the API on `listener` until `shutdown` completes.
@@ -40,6 +48,12 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
+    // Bound first, so a taken port fails fast, and the recorder is in place before the engine
+    // takes its metric handles.
+    let metrics = match config.metrics_listen {
+        Some(address) => Some(MetricsEndpoint::bind(address).await?),
+        None => None,
+    };
     let data_dir = config.data_dir.clone();
     let cache_bytes = config.cache_bytes;
     let store = tokio::task::spawn_blocking(move || Store::open(&data_dir, cache_bytes))
@@ -56,6 +70,13 @@ pub async fn run(
         },
     )
     .await?;
+    let metrics = match metrics {
+        Some(endpoint) => {
+            tracing::info!("serving metrics on http://{}/metrics", endpoint.address());
+            Some(endpoint.start(Arc::clone(&broker)))
+        }
+        None => None,
+    };
     // Said only now that the data is open, so "listening" means ready to serve.
     let address = listener
         .local_addr()
@@ -77,6 +98,7 @@ pub async fn run(
         .with_keepalive(Some(Duration::from_secs(60)));
     let (stop_accepting, accepting_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tonic::transport::Server::builder()
+        .layer(ObserveLayer::new()?)
         .add_service(service)
         .add_service(health)
         .add_service(standard::reflection_v1()?)
@@ -100,6 +122,9 @@ pub async fn run(
         }
     }
     broker.close().await?;
+    if let Some(metrics) = metrics {
+        metrics.stop().await;
+    }
     tracing::info!("stopped; all acknowledged events are on disk");
     Ok(())
 }

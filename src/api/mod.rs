@@ -1,6 +1,7 @@
 //! The gRPC layer: translates between the proto and the engine, and errors into statuses.
 
 mod convert;
+mod observe;
 mod publish_stream;
 pub mod standard;
 mod status;
@@ -24,6 +25,7 @@ pub mod pb {
         include_bytes!(concat!(env!("OUT_DIR"), "/eventstream_descriptor.bin"));
 }
 
+pub use observe::ObserveLayer;
 pub use pb::event_stream_service_server::EventStreamServiceServer;
 
 /// The `EventStreamService` implementation.

@@ -126,15 +126,21 @@ async fn forward_until_stopping(
         .await;
 }
 
+/// The encoded descriptors of every service this server offers.
+pub(super) const DESCRIPTOR_SETS: [&[u8]; 4] = [
+    pb::FILE_DESCRIPTOR_SET,
+    tonic_health::pb::FILE_DESCRIPTOR_SET,
+    tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+    tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+];
+
 /// A reflection builder knowing every service this server offers.
 fn reflection() -> Builder<'static> {
-    Builder::configure()
-        // Registered by hand so both protocol versions list both reflection services.
-        .include_reflection_service(false)
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
+    DESCRIPTOR_SETS.into_iter().fold(
+        // The reflection services are in DESCRIPTOR_SETS, so both versions list both.
+        Builder::configure().include_reflection_service(false),
+        Builder::register_encoded_file_descriptor_set,
+    )
 }
 
 /// Server reflection, version `grpc.reflection.v1`.

@@ -1,6 +1,7 @@
 //! The engine between the gRPC layer and the store: topics, group commit, subscriptions.
 
 mod error;
+mod instruments;
 mod subscription;
 mod syncer;
 mod topic;
@@ -36,6 +37,17 @@ pub struct EngineSettings {
     pub default_dedup_window: Duration,
     /// How often retention runs.
     pub retention_interval: Duration,
+}
+
+/// A topic's state as monitoring sees it.
+#[derive(Debug, Clone)]
+pub struct TopicStats {
+    /// The topic's description.
+    pub info: TopicInfo,
+    /// Open subscriptions.
+    pub subscriptions: usize,
+    /// Events between the end of the log and the furthest-behind subscription (0 without any).
+    pub max_lag: u64,
 }
 
 /// The running set of topics.
@@ -247,6 +259,21 @@ impl Broker {
         self.read_topics()
             .values()
             .map(|topic| topic.info())
+            .collect()
+    }
+
+    /// Describes every topic with its subscriptions, sorted by name.
+    pub fn topic_stats(&self) -> Vec<TopicStats> {
+        self.read_topics()
+            .values()
+            .map(|topic| {
+                let (subscriptions, max_lag) = topic.subscriber_lag();
+                TopicStats {
+                    info: topic.info(),
+                    subscriptions,
+                    max_lag,
+                }
+            })
             .collect()
     }
 

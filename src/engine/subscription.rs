@@ -9,6 +9,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -150,8 +151,10 @@ pub(super) fn start(
     let end = spec.stop_at_end.then_some(bounds.next_offset);
     let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
     let (failure_sender, failure) = oneshot::channel();
+    let reported = topic.track_subscriber(position);
     let producer = Producer {
         topic,
+        reported,
         spec,
         visible,
         sender,
@@ -198,6 +201,8 @@ fn resolve_start(topic: &TopicHandle, start: StartAt, bounds: Visible) -> Result
 
 struct Producer {
     topic: Arc<TopicHandle>,
+    /// `position` as of the last response, for the topic's lag metric.
+    reported: Arc<AtomicU64>,
     spec: SubscribeSpec,
     visible: watch::Receiver<Visible>,
     sender: mpsc::Sender<Delivery>,
@@ -324,6 +329,8 @@ impl Producer {
     }
 
     async fn send(&mut self, events: Vec<EncodedEvent>, caught_up: bool) -> Result<(), Stop> {
+        let count = events.len() as u64;
+        let bytes: u64 = events.iter().map(|event| event.bytes.len() as u64).sum();
         let delivery = Delivery {
             events,
             next_offset: self.position,
@@ -336,6 +343,10 @@ impl Producer {
         }
         self.last_sent = Some(self.position);
         self.announced_caught_up |= caught_up;
+        self.reported.store(self.position, Ordering::Relaxed);
+        let instruments = self.topic.instruments();
+        instruments.delivered_events.increment(count);
+        instruments.delivered_bytes.increment(bytes);
         Ok(())
     }
 

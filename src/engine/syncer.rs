@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use metrics::{Histogram, histogram};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -15,6 +16,7 @@ use super::topic::Visible;
 use crate::config::FsyncPolicy;
 use crate::model::AppendResult;
 use crate::storage::Store;
+use crate::telemetry::{FSYNC_COMMITS, FSYNC_SECONDS};
 
 /// Most commits made durable by one sync; bounds the work between acknowledgements.
 const MAX_COMMITS_PER_SYNC: usize = 1024;
@@ -39,6 +41,10 @@ pub(super) async fn run(
     mut commits: mpsc::Receiver<Commit>,
     stop: CancellationToken,
 ) {
+    let instruments = SyncInstruments {
+        seconds: histogram!(FSYNC_SECONDS),
+        commits: histogram!(FSYNC_COMMITS),
+    };
     let mut batch = Vec::new();
     loop {
         let received = tokio::select! {
@@ -47,7 +53,7 @@ pub(super) async fn run(
                 commits.close();
                 let mut rest = Vec::new();
                 while commits.recv_many(&mut rest, MAX_COMMITS_PER_SYNC).await > 0 {
-                    complete(&store, policy, &mut rest).await;
+                    complete(&store, policy, &instruments, &mut rest).await;
                 }
                 return;
             }
@@ -55,19 +61,33 @@ pub(super) async fn run(
         if received == 0 {
             return;
         }
-        complete(&store, policy, &mut batch).await;
+        complete(&store, policy, &instruments, &mut batch).await;
     }
 }
 
-async fn complete(store: &Arc<Store>, policy: FsyncPolicy, batch: &mut Vec<Commit>) {
+/// The syncer's metric handles.
+struct SyncInstruments {
+    seconds: Histogram,
+    commits: Histogram,
+}
+
+async fn complete(
+    store: &Arc<Store>,
+    policy: FsyncPolicy,
+    instruments: &SyncInstruments,
+    batch: &mut Vec<Commit>,
+) {
     let started = std::time::Instant::now();
     let synced = match policy {
         FsyncPolicy::Always => {
             let store = Arc::clone(store);
-            tokio::task::spawn_blocking(move || store.sync())
+            let synced = tokio::task::spawn_blocking(move || store.sync())
                 .await
                 .map_err(EngineError::from)
-                .and_then(|result| result.map_err(EngineError::from))
+                .and_then(|result| result.map_err(EngineError::from));
+            instruments.seconds.record(started.elapsed());
+            instruments.commits.record(batch.len() as f64);
+            synced
         }
         FsyncPolicy::Never => Ok(()),
     };

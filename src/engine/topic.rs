@@ -2,15 +2,16 @@
 //! place that changes the topic's log.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::EngineError;
+use super::instruments::TopicInstruments;
 use super::syncer::{AppendReply, Commit};
 use crate::model::{AppendResult, Event, LogBounds, NewEvent, Timestamp, TopicInfo, to_proto_time};
 use crate::storage::{Append, DedupEntry, LogState, TopicLog, fingerprint};
@@ -49,18 +50,30 @@ pub struct TopicHandle {
     /// Cancelled when the topic is deleted; ends its subscriptions with NOT_FOUND.
     deleted: CancellationToken,
     writer_done: tokio::sync::Mutex<Option<oneshot::Receiver<()>>>,
+    instruments: TopicInstruments,
+    /// The position of each open subscription, for monitoring their lag.
+    subscribers: Mutex<Vec<Weak<AtomicU64>>>,
 }
 
 /// An append accepted by a topic's writer, not yet answered.
 pub struct PendingAppend {
     topic: Arc<TopicHandle>,
     answer: oneshot::Receiver<Result<Vec<AppendResult>, EngineError>>,
+    submitted: Instant,
 }
 
 impl PendingAppend {
     /// Waits until the events are durable (or the append failed).
     pub async fn outcome(self) -> Result<Vec<AppendResult>, EngineError> {
-        self.answer.await.map_err(|_| self.topic.writer_gone())?
+        let outcome = match self.answer.await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(self.topic.writer_gone()),
+        };
+        self.topic
+            .instruments
+            .publish_seconds
+            .record(self.submitted.elapsed());
+        outcome
     }
 }
 
@@ -86,12 +99,14 @@ impl TopicHandle {
         });
         let size_bytes = Arc::new(AtomicU64::new(state.bounds.size_bytes));
         let (done_tx, done_rx) = oneshot::channel();
+        let instruments = TopicInstruments::new(log.name());
         let writer = Writer {
             log: log.clone(),
             state,
             visible: Arc::new(visible_tx),
             size_bytes: Arc::clone(&size_bytes),
             commits: context.commits,
+            instruments: instruments.clone(),
         };
         let stop = context.stop;
         tasks.spawn(writer.run(requests, context.retention_interval, stop.clone(), done_tx));
@@ -103,7 +118,45 @@ impl TopicHandle {
             stop,
             deleted: CancellationToken::new(),
             writer_done: tokio::sync::Mutex::new(Some(done_rx)),
+            instruments,
+            subscribers: Mutex::new(Vec::new()),
         })
+    }
+
+    /// The topic's metric handles.
+    pub(super) fn instruments(&self) -> &TopicInstruments {
+        &self.instruments
+    }
+
+    /// Tracks a new subscription starting at `position`; it keeps the returned position current
+    /// and is forgotten once it drops it.
+    pub(super) fn track_subscriber(&self, position: u64) -> Arc<AtomicU64> {
+        let position = Arc::new(AtomicU64::new(position));
+        let mut subscribers = self.subscribers();
+        subscribers.retain(|subscriber| subscriber.strong_count() > 0);
+        subscribers.push(Arc::downgrade(&position));
+        position
+    }
+
+    /// How many subscriptions are open, and how many events the furthest behind has yet to read.
+    pub(super) fn subscriber_lag(&self) -> (usize, u64) {
+        let end = self.visible.borrow().next_offset;
+        let positions: Vec<u64> = self
+            .subscribers()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .map(|position| position.load(Ordering::Relaxed))
+            .collect();
+        let behind = positions
+            .iter()
+            .map(|position| end.saturating_sub(*position));
+        (positions.len(), behind.max().unwrap_or(0))
+    }
+
+    fn subscribers(&self) -> std::sync::MutexGuard<'_, Vec<Weak<AtomicU64>>> {
+        self.subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The topic's log.
@@ -142,6 +195,7 @@ impl TopicHandle {
         self: &Arc<Self>,
         events: Vec<NewEvent>,
     ) -> Result<PendingAppend, EngineError> {
+        let submitted = Instant::now();
         let (reply, answer) = oneshot::channel();
         self.appends
             .send(AppendRequest { events, reply })
@@ -150,6 +204,7 @@ impl TopicHandle {
         Ok(PendingAppend {
             topic: Arc::clone(self),
             answer,
+            submitted,
         })
     }
 
@@ -179,6 +234,7 @@ struct Writer {
     visible: Arc<watch::Sender<Visible>>,
     size_bytes: Arc<AtomicU64>,
     commits: mpsc::Sender<Commit>,
+    instruments: TopicInstruments,
 }
 
 /// One Publish request's events, checked against the dedup index and given offsets.
@@ -270,7 +326,8 @@ impl Writer {
             let log = self.log.clone();
             let state = self.state;
             let count = events.len();
-            let started = std::time::Instant::now();
+            let bytes: u64 = events.iter().map(|event| event.payload.len() as u64).sum();
+            let started = Instant::now();
             let appended = tokio::task::spawn_blocking(move || {
                 log.append(
                     state,
@@ -291,6 +348,9 @@ impl Writer {
                     self.state = state;
                     self.size_bytes
                         .store(state.bounds.size_bytes, Ordering::Relaxed);
+                    self.instruments.appended_events.increment(count as u64);
+                    self.instruments.appended_bytes.increment(bytes);
+                    self.instruments.commit_events.record(count as f64);
                 }
                 Err(error) => {
                     if matches!(&error, EngineError::Storage(store) if store.is_out_of_space()) {
@@ -306,6 +366,14 @@ impl Writer {
                 }
             }
         }
+        let duplicates = prepared
+            .iter()
+            .flat_map(|request| &request.results)
+            .filter(|result| result.duplicate)
+            .count();
+        self.instruments
+            .duplicate_events
+            .increment(duplicates as u64);
         let commit = Commit {
             visible: Arc::clone(&self.visible),
             next_offset: self.state.bounds.next_offset,

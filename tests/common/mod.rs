@@ -6,6 +6,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use eventstream::config::Config;
@@ -137,6 +138,10 @@ pub struct ChildServer {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
     child: tokio::process::Child,
+    /// Every line the server wrote to stderr so far.
+    log: Arc<Mutex<Vec<String>>>,
+    /// Ends when the server's stderr does.
+    log_reader: JoinHandle<()>,
 }
 
 impl ChildServer {
@@ -149,7 +154,18 @@ impl ChildServer {
     /// Starts `eventstream serve` listening on `listen` (a killed server's `addr` restarts it
     /// where its clients reconnect) with `data_dir` and extra `args`.
     pub async fn start_at(listen: SocketAddr, data_dir: &Path, args: &[&str]) -> Self {
-        match Self::try_start_at(listen, data_dir, args).await {
+        Self::start_with_env(listen, data_dir, args, &[]).await
+    }
+
+    /// Starts `eventstream serve` like [`ChildServer::start_at`], with extra environment
+    /// variables (`RUST_LOG` is `info` unless given).
+    pub async fn start_with_env(
+        listen: SocketAddr,
+        data_dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
+        match Self::try_start_with_env(listen, data_dir, args, env).await {
             Ok(server) => server,
             Err(output) => panic!("server exited before listening:\n{output}"),
         }
@@ -158,13 +174,14 @@ impl ChildServer {
     /// Like [`ChildServer::start`], but a server that exits before listening is an `Err` with
     /// its exit status and everything it logged.
     pub async fn try_start(data_dir: &Path, args: &[&str]) -> Result<Self, String> {
-        Self::try_start_at(SocketAddr::from(([127, 0, 0, 1], 0)), data_dir, args).await
+        Self::try_start_with_env(SocketAddr::from(([127, 0, 0, 1], 0)), data_dir, args, &[]).await
     }
 
-    async fn try_start_at(
+    async fn try_start_with_env(
         listen: SocketAddr,
         data_dir: &Path,
         args: &[&str],
+        env: &[(&str, &str)],
     ) -> Result<Self, String> {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventstream"))
             .arg("serve")
@@ -172,6 +189,7 @@ impl ChildServer {
             .arg(format!("--data-dir={}", data_dir.display()))
             .args(args)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -180,30 +198,48 @@ impl ChildServer {
             .expect("spawn server binary");
         let stderr = child.stderr.take().expect("stderr");
         let mut lines = BufReader::new(stderr).lines();
-        let mut logged = String::new();
+        let log = Arc::new(Mutex::new(Vec::new()));
         let addr = within(async {
             while let Some(line) = lines.next_line().await.expect("read stderr") {
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    let addr = rest.split(',').next().expect("address");
-                    return Some(addr.parse::<SocketAddr>().expect("parse address"));
+                let addr = line
+                    .split("listening on ")
+                    .nth(1)
+                    .and_then(|rest| rest.split(',').next())
+                    .map(|addr| addr.parse::<SocketAddr>().expect("parse address"));
+                log.lock().expect("log").push(line);
+                if let Some(addr) = addr {
+                    return Some(addr);
                 }
-                logged.push_str(&line);
-                logged.push('\n');
             }
             None
         })
         .await;
         let Some(addr) = addr else {
             let status = within(child.wait()).await.expect("wait");
+            let logged = log.lock().expect("log").join("\n");
             return Err(format!("{status}\n{logged}"));
         };
         // Keep draining stderr so the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let log_reader = tokio::spawn({
+            let log = Arc::clone(&log);
+            async move {
+                while let Ok(Some(line)) = lines.next_line().await {
+                    log.lock().expect("log").push(line);
+                }
+            }
+        });
         Ok(Self {
             addr,
             data_dir: data_dir.to_path_buf(),
             child,
+            log,
+            log_reader,
         })
+    }
+
+    /// The lines the server wrote to stderr so far.
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log.lock().expect("log").clone()
     }
 
     /// The child's process id.
@@ -223,14 +259,26 @@ impl ChildServer {
     }
 
     /// Sends SIGTERM and returns the exit status, failing if it takes longer than `limit`.
-    pub async fn terminate(mut self, limit: Duration) -> std::process::ExitStatus {
+    pub async fn terminate(self, limit: Duration) -> std::process::ExitStatus {
+        self.terminate_with_log(limit).await.0
+    }
+
+    /// Sends SIGTERM and returns the exit status and every line the server wrote to stderr,
+    /// failing if it takes longer than `limit` to exit.
+    pub async fn terminate_with_log(
+        mut self,
+        limit: Duration,
+    ) -> (std::process::ExitStatus, Vec<String>) {
         let pid = i32::try_from(self.pid()).expect("pid");
         // SAFETY: sending a signal to our own child process.
         unsafe { libc::kill(pid, libc::SIGTERM) };
-        tokio::time::timeout(limit, self.child.wait())
+        let status = tokio::time::timeout(limit, self.child.wait())
             .await
             .expect("server did not exit in time")
-            .expect("wait")
+            .expect("wait");
+        within(self.log_reader).await.expect("log reader");
+        let log = std::mem::take(&mut *self.log.lock().expect("log"));
+        (status, log)
     }
 
     /// Resident memory of the process, in bytes.
