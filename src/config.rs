@@ -14,6 +14,15 @@ pub enum FsyncPolicy {
     Never,
 }
 
+/// How the server writes its log (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
 /// Settings of `eventstream serve`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
@@ -61,6 +70,15 @@ pub struct Config {
     /// Address to serve Prometheus metrics on, at `GET /metrics`; none if not given.
     #[arg(long, env = "EVENTSTREAM_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+
+    /// `text` for people, `json` for log collectors; `RUST_LOG` sets what is logged.
+    #[arg(
+        long,
+        env = "EVENTSTREAM_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
 }
 
 impl Config {
@@ -78,6 +96,7 @@ impl Config {
             min_free_disk_bytes: 64 * 1024 * 1024,
             retention_interval: Duration::from_secs(1),
             metrics_listen: None,
+            log_format: LogFormat::Text,
         }
     }
 }

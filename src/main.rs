@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use eventstream::config::Config;
+use eventstream::config::{Config, LogFormat};
 
 #[derive(Parser)]
 #[command(
@@ -34,18 +34,27 @@ enum Command {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     // The client commands print their own results and errors; their retry notices are noise.
-    let default_filter = match cli.command {
-        Command::Serve(_) => "info",
-        Command::Verify(_) | Command::Client(_) => "warn",
+    let (default_filter, format) = match &cli.command {
+        Command::Serve(config) => ("info", config.log_format),
+        Command::Verify(_) | Command::Client(_) => ("warn", LogFormat::Text),
     };
-    tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => log.with_ansi(std::io::stderr().is_terminal()).init(),
+        // Event fields at the top level and the innermost span (an RPC's method, peer and
+        // topic) beside them: what log collectors index best.
+        LogFormat::Json => log
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
     match cli.command {
         Command::Serve(config) => serve(config).await,
         Command::Verify(args) => cli::verify::run(&args),

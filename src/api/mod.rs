@@ -14,6 +14,7 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use crate::engine::Broker;
+use crate::model::TopicName;
 
 /// Types generated from `proto/eventstream/v1/eventstream.proto`.
 pub mod pb {
@@ -44,6 +45,12 @@ impl EventStreamApi {
     }
 }
 
+/// Names `topic` in the span of the call being served (see [`observe`]). PublishStream does not:
+/// each of its requests may name another topic.
+fn record_topic(topic: &TopicName) {
+    tracing::Span::current().record("topic", topic.as_str());
+}
+
 type SubscribeStream = Pin<Box<dyn Stream<Item = Result<pb::SubscribeResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -54,6 +61,7 @@ impl pb::event_stream_service_server::EventStreamService for EventStreamApi {
     ) -> Result<Response<pb::PublishResponse>, Status> {
         let request = request.into_inner();
         let topic = convert::topic_name(request.topic)?;
+        record_topic(&topic);
         let events = convert::new_events(request.events, self.max_event_bytes)?;
         let results = self.broker.publish(&topic, events).await?;
         Ok(Response::new(pb::PublishResponse {
@@ -84,6 +92,7 @@ impl pb::event_stream_service_server::EventStreamService for EventStreamApi {
         let request = request.into_inner();
         let spec = convert::subscribe_spec(&request)?;
         let topic = convert::topic_name(request.topic)?;
+        record_topic(&topic);
         let deliveries = self.broker.subscribe(&topic, spec).await?;
         let responses = deliveries.map(|delivery| {
             delivery
@@ -99,6 +108,7 @@ impl pb::event_stream_service_server::EventStreamService for EventStreamApi {
     ) -> Result<Response<pb::CreateTopicResponse>, Status> {
         let request = request.into_inner();
         let name = convert::topic_name(request.name)?;
+        record_topic(&name);
         let config = convert::topic_config(request.config, self.broker.default_config())?;
         let topic = self.broker.create_topic(name, config).await?;
         Ok(Response::new(pb::CreateTopicResponse {
@@ -111,6 +121,7 @@ impl pb::event_stream_service_server::EventStreamService for EventStreamApi {
         request: Request<pb::GetTopicRequest>,
     ) -> Result<Response<pb::GetTopicResponse>, Status> {
         let name = convert::topic_name(request.into_inner().name)?;
+        record_topic(&name);
         let topic = self.broker.get_topic(&name)?;
         Ok(Response::new(pb::GetTopicResponse {
             topic: Some(topic.into()),
@@ -132,6 +143,7 @@ impl pb::event_stream_service_server::EventStreamService for EventStreamApi {
         request: Request<pb::DeleteTopicRequest>,
     ) -> Result<Response<pb::DeleteTopicResponse>, Status> {
         let name = convert::topic_name(request.into_inner().name)?;
+        record_topic(&name);
         self.broker.delete_topic(&name).await?;
         Ok(Response::new(pb::DeleteTopicResponse {}))
     }

@@ -1,17 +1,22 @@
-//! Per-RPC observation, as a tower layer around every service of the server: each finished call
-//! is counted by method and status code.
+//! Per-RPC observation, as a tower layer around every service of the server: each call runs in
+//! a span naming its method, peer and (recorded by the handler) topic; once finished it is
+//! counted by method and status code and logged at debug level under the `eventstream::rpc`
+//! target. Nothing of the request itself, payloads or metadata, is logged.
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::Instant;
 
 use http_body::{Body, Frame, SizeHint};
 use metrics::counter;
 use pin_project_lite::pin_project;
 use prost::Message;
 use tonic::Code;
+use tonic::transport::server::TcpConnectInfo;
+use tracing::Span;
 
 use super::standard::DESCRIPTOR_SETS;
 use crate::telemetry::RPCS;
@@ -87,10 +92,27 @@ where
         } else {
             UNKNOWN_METHOD.to_string()
         };
+        let peer = request
+            .extensions()
+            .get::<TcpConnectInfo>()
+            .and_then(TcpConnectInfo::remote_addr);
+        let span = tracing::info_span!(
+            "rpc",
+            method = %method,
+            peer = peer.map(tracing::field::display),
+            topic = tracing::field::Empty,
+        );
+        let inner = {
+            let _entered = span.enter();
+            self.inner.call(request)
+        };
         ObservedCall {
-            inner: self.inner.call(request),
+            inner,
+            span: span.clone(),
             outcome: Some(Outcome {
                 method,
+                span,
+                started: Instant::now(),
                 finished: false,
             }),
         }
@@ -101,6 +123,8 @@ where
 /// went away (or the server cut the call short) before a status was sent.
 struct Outcome {
     method: String,
+    span: Span,
+    started: Instant,
     finished: bool,
 }
 
@@ -111,6 +135,14 @@ impl Outcome {
         }
         let method = std::mem::take(&mut self.method);
         counter!(RPCS, "method" => method, "code" => format!("{code:?}")).increment(1);
+        // Debug level: a line per call is too much for a busy server's normal log.
+        tracing::debug!(
+            target: "eventstream::rpc",
+            parent: &self.span,
+            code = ?code,
+            elapsed_ms = self.started.elapsed().as_secs_f64() * 1000.0,
+            "rpc finished"
+        );
     }
 }
 
@@ -132,6 +164,7 @@ pin_project! {
     pub struct ObservedCall<F> {
         #[pin]
         inner: F,
+        span: Span,
         outcome: Option<Outcome>,
     }
 }
@@ -144,7 +177,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = ready!(this.inner.poll(cx));
+        let result = {
+            let _entered = this.span.enter();
+            ready!(this.inner.poll(cx))
+        };
         let mut outcome = this.outcome.take();
         match result {
             Ok(response) => {
@@ -152,7 +188,12 @@ where
                 if let (Some(code), Some(outcome)) = (status_in(response.headers()), &mut outcome) {
                     outcome.finish(code);
                 }
-                Poll::Ready(Ok(response.map(|inner| ObservedBody { inner, outcome })))
+                let span = this.span.clone();
+                Poll::Ready(Ok(response.map(|inner| ObservedBody {
+                    inner,
+                    span,
+                    outcome,
+                })))
             }
             Err(error) => {
                 if let Some(outcome) = &mut outcome {
@@ -169,6 +210,7 @@ pin_project! {
     pub struct ObservedBody<B> {
         #[pin]
         inner: B,
+        span: Span,
         outcome: Option<Outcome>,
     }
 }
@@ -182,7 +224,11 @@ impl<B: Body> Body for ObservedBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
-        let polled = this.inner.poll_frame(cx);
+        // Streaming responses do their work here, so it belongs to the call's span too.
+        let polled = {
+            let _entered = this.span.enter();
+            this.inner.poll_frame(cx)
+        };
         if let (Poll::Ready(frame), Some(outcome)) = (&polled, this.outcome.as_mut()) {
             match frame {
                 Some(Ok(frame)) => {

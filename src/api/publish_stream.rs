@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
+use tracing::Instrument;
 
 use super::{convert, pb};
 use crate::engine::{Broker, PendingAppend};
@@ -34,13 +35,9 @@ pub(super) fn serve(
 ) -> ReceiverStream<Result<pb::PublishStreamResponse, Status>> {
     let (submitted_tx, submitted_rx) = mpsc::channel(MAX_IN_FLIGHT);
     let (responses_tx, responses_rx) = mpsc::channel(RESPONSE_BUFFER);
-    tokio::spawn(read_requests(
-        broker,
-        max_event_bytes,
-        requests,
-        submitted_tx,
-    ));
-    tokio::spawn(answer_in_order(submitted_rx, responses_tx));
+    // In the call's span, so whatever they log is attributed to it.
+    tokio::spawn(read_requests(broker, max_event_bytes, requests, submitted_tx).in_current_span());
+    tokio::spawn(answer_in_order(submitted_rx, responses_tx).in_current_span());
     ReceiverStream::new(responses_rx)
 }
 
