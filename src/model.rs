@@ -13,6 +13,11 @@ use bytes::Bytes;
 pub const MAX_TOPIC_NAME_LEN: usize = 249;
 /// Longest idempotency key accepted, in bytes.
 pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 256;
+/// Longest accepted event key, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// A cursor's name; cursors are named by the same rules as topics.
+pub type CursorName = TopicName;
 
 /// A valid topic name: 1–249 characters of `[A-Za-z0-9._-]`, not `.` or `..`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -124,6 +129,85 @@ pub struct NewEvent {
     pub content_type: String,
     /// The payload's schema version.
     pub schema_version: u32,
+    /// What the key's latest version must be for the event to be appended.
+    pub expected_key_version: Expectation,
+}
+
+/// An optimistic-concurrency expectation about a value: a key's latest version, a cursor's
+/// position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Expectation {
+    /// Whatever it is.
+    #[default]
+    Any,
+    /// There is none yet.
+    Absent,
+    /// It is exactly this.
+    Equals(u64),
+}
+
+impl Expectation {
+    /// Whether `current` meets the expectation.
+    pub fn holds(self, current: Option<u64>) -> bool {
+        match self {
+            Expectation::Any => true,
+            Expectation::Absent => current.is_none(),
+            Expectation::Equals(expected) => current == Some(expected),
+        }
+    }
+}
+
+impl std::fmt::Display for Expectation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Expectation::Any => f.write_str("any"),
+            Expectation::Absent => f.write_str("none yet"),
+            Expectation::Equals(value) => write!(f, "{value}"),
+        }
+    }
+}
+
+/// A named position stored with a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// Its name.
+    pub name: CursorName,
+    /// Its position.
+    pub position: u64,
+    /// When it was last moved.
+    pub update_time: Timestamp,
+}
+
+/// A cursor move that goes with a Publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CursorUpdate {
+    /// The cursor.
+    pub name: CursorName,
+    /// The new position.
+    pub position: u64,
+    /// What the current position must be.
+    pub expected: Expectation,
+}
+
+/// One Publish: events to append all or nothing, with the expectations that guard them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Publication {
+    /// The events, in order.
+    pub events: Vec<NewEvent>,
+    /// What the topic's next offset must be.
+    pub expected_next_offset: Option<u64>,
+    /// A cursor to move in the same write.
+    pub cursor: Option<CursorUpdate>,
+}
+
+impl Publication {
+    /// Events with no expectations attached.
+    pub fn of(events: Vec<NewEvent>) -> Self {
+        Self {
+            events,
+            ..Self::default()
+        }
+    }
 }
 
 /// An event as stored in a topic's log.
@@ -165,6 +249,9 @@ pub struct Event {
     /// The payload's schema version.
     #[prost(uint32, tag = "11")]
     pub schema_version: u32,
+    /// The event's version within its key; `None` without a key.
+    #[prost(uint64, optional, tag = "12")]
+    pub key_version: Option<u64>,
 }
 
 /// Converts a [`Timestamp`] to its protobuf form.
@@ -187,6 +274,9 @@ pub struct AppendResult {
     pub time: Timestamp,
     /// True if the event was a repeat of an already appended idempotency key.
     pub duplicate: bool,
+    /// The event's version within its key; `None` without a key (or for a duplicate whose
+    /// original retention has removed).
+    pub key_version: Option<u64>,
 }
 
 /// Per-topic settings.

@@ -86,6 +86,7 @@ async fn event_fields_are_stored_and_delivered_unchanged() {
         .into(),
         content_type: "application/octet-stream".into(),
         schema_version: 3,
+        ..Default::default()
     };
     let results = publish(&mut client, "orders", vec![sent.clone()]).await;
 
@@ -104,8 +105,10 @@ async fn event_fields_are_stored_and_delivered_unchanged() {
             headers: sent.headers,
             content_type: sent.content_type,
             schema_version: sent.schema_version,
+            key_version: Some(0),
         }]
     );
+    assert_eq!(results[0].key_version, Some(0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

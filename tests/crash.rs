@@ -43,6 +43,7 @@ impl Request {
         pb::PublishRequest {
             topic: self.topic.clone(),
             events: self.keys.iter().map(|key| event_for(key)).collect(),
+            ..Default::default()
         }
     }
 }

@@ -166,11 +166,9 @@ async fn a_write_failing_on_a_full_disk_loses_nothing_acknowledged() {
         "{}",
         status.message()
     );
-    let (events, _) = read_topic_to_end(&mut client, TOPIC).await;
-    assert_intact(&events, acknowledged);
 
-    // sled refuses every write after a failed one (the reserve exists to keep it from failing);
-    // once space is freed, a restart recovers from what is on disk.
+    // sled refuses every operation after a failed write, reads included (the reserve exists to
+    // keep it from failing); once space is freed, a restart recovers from what is on disk.
     std::fs::remove_file(filler).expect("free the space");
     server.kill().await;
     let server = ChildServer::start(&data, &["--min-free-disk-bytes=0"]).await;

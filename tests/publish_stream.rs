@@ -12,6 +12,7 @@ fn stream_request(topic: &str, events: Vec<pb::EventData>) -> pb::PublishStreamR
         request: Some(pb::PublishRequest {
             topic: topic.to_string(),
             events,
+            ..Default::default()
         }),
     }
 }

@@ -77,6 +77,7 @@ async fn sigterm_ends_streams_and_exits_zero_within_10s() {
                 let request = pb::PublishRequest {
                     topic: topic.to_string(),
                     events,
+                    ..Default::default()
                 };
                 let answer = within(client.publish(request)).await;
                 match answer {
@@ -238,6 +239,7 @@ fn rich_event(i: usize, idempotency_key: &str) -> pb::EventData {
         ]),
         content_type: "application/json".to_string(),
         schema_version: u32::try_from(i % 4).unwrap(),
+        ..Default::default()
     }
 }
 

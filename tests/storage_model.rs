@@ -137,6 +137,7 @@ fn run(ops: Vec<Op>) {
                         events: &events,
                         time,
                         dedup: &entries,
+                        cursors: &[],
                     },
                 )
                 .expect("append");

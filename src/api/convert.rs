@@ -6,7 +6,8 @@ use std::time::Duration;
 use super::pb;
 use crate::engine::{Delivery, StartAt, SubscribeSpec};
 use crate::model::{
-    AppendResult, InvalidTopicName, MAX_IDEMPOTENCY_KEY_BYTES, NewEvent, Timestamp, TopicConfig,
+    AppendResult, Cursor, CursorName, CursorUpdate, Expectation, InvalidTopicName,
+    MAX_IDEMPOTENCY_KEY_BYTES, MAX_KEY_BYTES, NewEvent, Publication, Timestamp, TopicConfig,
     TopicInfo, TopicName, to_proto_time,
 };
 
@@ -22,8 +23,36 @@ pub enum InvalidRequest {
         reason: InvalidTopicName,
     },
     /// Publish without events.
-    #[error("a Publish request needs at least one event")]
+    #[error("a Publish request needs at least one event (or a cursor to move)")]
     NoEvents,
+    /// A key over the limit.
+    #[error("event {index}: key is {len} bytes; the limit is {MAX_KEY_BYTES}")]
+    KeyTooLong {
+        /// Position of the event in the request.
+        index: usize,
+        /// The key's length.
+        len: usize,
+    },
+    /// An expected key version on an event without a key.
+    #[error("event {index}: expected_key_version needs a key")]
+    ExpectationWithoutKey {
+        /// Position of the event in the request.
+        index: usize,
+    },
+    /// A precondition with `absent = false`.
+    #[error("{field}: `absent` must be true when set (leave the precondition unset for any)")]
+    AbsentFalse {
+        /// The field.
+        field: &'static str,
+    },
+    /// A cursor name that breaks the naming rules.
+    #[error("invalid cursor name {name:?}: {reason}")]
+    CursorName {
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        reason: InvalidTopicName,
+    },
     /// An event without a type.
     #[error("event {index}: `type` must not be empty")]
     EmptyType {
@@ -91,6 +120,17 @@ pub fn new_events(
                     len: event.idempotency_key.len(),
                 });
             }
+            if event.key.len() > MAX_KEY_BYTES {
+                return Err(InvalidRequest::KeyTooLong {
+                    index,
+                    len: event.key.len(),
+                });
+            }
+            let expected_key_version =
+                expectation("expected_key_version", event.expected_key_version)?;
+            if expected_key_version != Expectation::Any && event.key.is_empty() {
+                return Err(InvalidRequest::ExpectationWithoutKey { index });
+            }
             if event.payload.len() > max_event_bytes {
                 return Err(InvalidRequest::PayloadTooLarge {
                     index,
@@ -106,9 +146,59 @@ pub fn new_events(
                 headers: event.headers.into_iter().collect(),
                 content_type: event.content_type,
                 schema_version: event.schema_version,
+                expected_key_version,
             })
         })
         .collect()
+}
+
+fn expectation(
+    field: &'static str,
+    precondition: Option<pb::Precondition>,
+) -> Result<Expectation, InvalidRequest> {
+    use pb::precondition::Expected;
+    match precondition.and_then(|precondition| precondition.expected) {
+        None => Ok(Expectation::Any),
+        Some(Expected::Absent(true)) => Ok(Expectation::Absent),
+        Some(Expected::Absent(false)) => Err(InvalidRequest::AbsentFalse { field }),
+        Some(Expected::Equals(value)) => Ok(Expectation::Equals(value)),
+    }
+}
+
+/// Validates a cursor name from a request.
+pub fn cursor_name(name: String) -> Result<CursorName, InvalidRequest> {
+    CursorName::new(name.clone()).map_err(|reason| InvalidRequest::CursorName { name, reason })
+}
+
+/// Validates a Publish request: its topic, and its events with their expectations.
+pub fn publication(
+    request: pb::PublishRequest,
+    max_event_bytes: usize,
+) -> Result<(TopicName, Publication), InvalidRequest> {
+    let topic = topic_name(request.topic)?;
+    let cursor = request
+        .cursor
+        .map(|update| {
+            Ok::<_, InvalidRequest>(CursorUpdate {
+                name: cursor_name(update.name)?,
+                position: update.position,
+                expected: expectation("cursor.expected_position", update.expected_position)?,
+            })
+        })
+        .transpose()?;
+    let events = if request.events.is_empty() && cursor.is_some() {
+        Vec::new()
+    } else {
+        new_events(request.events, max_event_bytes)?
+    };
+    Ok((
+        topic,
+        Publication {
+            events,
+            expected_next_offset: request.expected_next_offset,
+            cursor,
+        },
+    ))
 }
 
 fn timestamp(
@@ -212,7 +302,18 @@ impl From<AppendResult> for pb::PublishResult {
             id: result.id.to_string(),
             time: Some(to_proto_time(result.time)),
             duplicate: result.duplicate,
+            key_version: result.key_version,
         }
+    }
+}
+
+/// The proto form of a cursor of `topic`.
+pub fn cursor(topic: &TopicName, cursor: Cursor) -> pb::Cursor {
+    pb::Cursor {
+        topic: topic.to_string(),
+        name: cursor.name.to_string(),
+        position: cursor.position,
+        update_time: Some(to_proto_time(cursor.update_time)),
     }
 }
 
@@ -247,6 +348,7 @@ mod tests {
             headers: [("trace".to_string(), "abc".to_string())].into(),
             content_type: "application/json".into(),
             schema_version: 2,
+            ..Default::default()
         };
         let decoded = pb::Event::decode(event.encode_to_vec().as_slice()).unwrap();
         let expected = pb::Event {
@@ -261,6 +363,7 @@ mod tests {
             headers: event.headers.into_iter().collect(),
             content_type: event.content_type,
             schema_version: event.schema_version,
+            ..Default::default()
         };
         assert_eq!(decoded, expected);
     }

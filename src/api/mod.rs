@@ -59,11 +59,10 @@ impl pb::event_stream_service_server::EventStreamService for EventStreamApi {
         &self,
         request: Request<pb::PublishRequest>,
     ) -> Result<Response<pb::PublishResponse>, Status> {
-        let request = request.into_inner();
-        let topic = convert::topic_name(request.topic)?;
+        let (topic, publication) =
+            convert::publication(request.into_inner(), self.max_event_bytes)?;
         record_topic(&topic);
-        let events = convert::new_events(request.events, self.max_event_bytes)?;
-        let results = self.broker.publish(&topic, events).await?;
+        let results = self.broker.publish(&topic, publication).await?;
         Ok(Response::new(pb::PublishResponse {
             results: results.into_iter().map(Into::into).collect(),
         }))
@@ -146,5 +145,19 @@ impl pb::event_stream_service_server::EventStreamService for EventStreamApi {
         record_topic(&name);
         self.broker.delete_topic(&name).await?;
         Ok(Response::new(pb::DeleteTopicResponse {}))
+    }
+
+    async fn get_cursor(
+        &self,
+        request: Request<pb::GetCursorRequest>,
+    ) -> Result<Response<pb::GetCursorResponse>, Status> {
+        let request = request.into_inner();
+        let topic = convert::topic_name(request.topic)?;
+        record_topic(&topic);
+        let name = convert::cursor_name(request.name)?;
+        let cursor = self.broker.get_cursor(&topic, &name).await?;
+        Ok(Response::new(pb::GetCursorResponse {
+            cursor: Some(convert::cursor(&topic, cursor)),
+        }))
     }
 }

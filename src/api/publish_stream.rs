@@ -85,9 +85,8 @@ async fn submit(
     max_event_bytes: usize,
     request: pb::PublishRequest,
 ) -> Result<PendingAppend, Status> {
-    let topic = convert::topic_name(request.topic)?;
-    let events = convert::new_events(request.events, max_event_bytes)?;
-    Ok(broker.submit(&topic, events).await?)
+    let (topic, publication) = convert::publication(request, max_event_bytes)?;
+    Ok(broker.submit(&topic, publication).await?)
 }
 
 async fn answer_in_order(

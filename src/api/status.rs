@@ -1,6 +1,9 @@
 //! The one mapping from errors to gRPC statuses.
 
+use std::collections::HashMap;
+
 use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
 
 use super::convert::InvalidRequest;
 use crate::engine::EngineError;
@@ -19,6 +22,58 @@ impl From<EngineError> for Status {
             EngineError::TopicExists(_) => Code::AlreadyExists,
             EngineError::OffsetOutOfRange { .. } | EngineError::Trimmed { .. } => Code::OutOfRange,
             EngineError::IdempotencyConflict { .. } => Code::FailedPrecondition,
+            EngineError::NextOffsetMismatch {
+                topic,
+                expected,
+                actual,
+            } => {
+                return aborted(
+                    &error,
+                    "NEXT_OFFSET_MISMATCH",
+                    [
+                        ("topic", topic.to_string()),
+                        ("expected_next_offset", expected.to_string()),
+                        ("next_offset", actual.to_string()),
+                    ],
+                );
+            }
+            EngineError::KeyVersionMismatch {
+                topic,
+                index,
+                key,
+                expected,
+                actual,
+            } => {
+                return aborted(
+                    &error,
+                    "KEY_VERSION_MISMATCH",
+                    [
+                        ("topic", topic.to_string()),
+                        ("event_index", index.to_string()),
+                        ("key", key.clone()),
+                        ("expected", expected.to_string()),
+                        ("key_version", text(*actual)),
+                    ],
+                );
+            }
+            EngineError::CursorMismatch {
+                topic,
+                cursor,
+                expected,
+                actual,
+            } => {
+                return aborted(
+                    &error,
+                    "CURSOR_MISMATCH",
+                    [
+                        ("topic", topic.to_string()),
+                        ("cursor", cursor.to_string()),
+                        ("expected", expected.to_string()),
+                        ("position", text(*actual)),
+                    ],
+                );
+            }
+            EngineError::CursorNotFound { .. } => Code::NotFound,
             EngineError::ShuttingDown => Code::Unavailable,
             EngineError::Storage(store) => match store.as_ref() {
                 StoreError::Corrupt { .. }
@@ -33,4 +88,27 @@ impl From<EngineError> for Status {
         };
         Status::new(code, error.to_string())
     }
+}
+
+/// `value`, or `none`.
+fn text(value: Option<u64>) -> String {
+    value.map_or_else(|| "none".to_string(), |value| value.to_string())
+}
+
+/// ABORTED for a failed expectation, with a `google.rpc.ErrorInfo` detail giving the current
+/// value, so a client can re-read and retry without parsing the message.
+fn aborted<const N: usize>(
+    error: &EngineError,
+    reason: &str,
+    metadata: [(&str, String); N],
+) -> Status {
+    let metadata: HashMap<String, String> = metadata
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value))
+        .collect();
+    Status::with_error_details(
+        Code::Aborted,
+        error.to_string(),
+        ErrorDetails::with_error_info(reason, "eventstream", metadata),
+    )
 }

@@ -193,6 +193,7 @@ async fn publish(client: &mut Client, topic: &str, events: Vec<pb::EventData>) -
         .publish(pb::PublishRequest {
             topic: topic.into(),
             events,
+            ..Default::default()
         })
         .await?;
     Ok(())
@@ -295,6 +296,7 @@ async fn pipelined(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
                 let request = pb::PublishRequest {
                     topic: "bench".into(),
                     events: vec![event(n, false)],
+                    ..Default::default()
                 };
                 requests
                     .send(pb::PublishStreamRequest {

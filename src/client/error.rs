@@ -3,7 +3,10 @@
 use std::error::Error as StdError;
 use std::time::Duration;
 
+use std::collections::HashMap;
+
 use tonic::{Code, Status};
+use tonic_types::StatusExt;
 
 /// A boxed error from a handler or a transport layer.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -32,6 +35,18 @@ pub enum ClientError {
     /// nothing of the request was appended.
     #[error("idempotency key conflict: {0}")]
     IdempotencyConflict(String),
+    /// ABORTED: an expectation of the publish failed (expected next offset, key version or cursor
+    /// position); nothing of the request was appended. Re-read, decide again, retry.
+    #[error("conflict: {message}")]
+    Conflict {
+        /// What failed: `NEXT_OFFSET_MISMATCH`, `KEY_VERSION_MISMATCH` or `CURSOR_MISMATCH`.
+        reason: String,
+        /// The current values (`next_offset`, `key_version`, `position`; `none` if absent) and
+        /// what was expected.
+        current: HashMap<String, String>,
+        /// The server's message.
+        message: String,
+    },
     /// OUT_OF_RANGE: a start offset outside the retained range, or events removed by retention
     /// before they could be delivered.
     #[error("out of range: {0}")]
@@ -92,6 +107,17 @@ impl ClientError {
             Code::FailedPrecondition => Self::IdempotencyConflict(message),
             Code::OutOfRange => Self::OutOfRange(message),
             Code::DataLoss => Self::DataLoss(message),
+            Code::Aborted => {
+                let info = status.get_details_error_info();
+                Self::Conflict {
+                    reason: info
+                        .as_ref()
+                        .map(|info| info.reason.clone())
+                        .unwrap_or_default(),
+                    current: info.map(|info| info.metadata).unwrap_or_default(),
+                    message,
+                }
+            }
             code => Self::Server { code, message },
         }
     }

@@ -118,6 +118,8 @@ pub struct Published {
     pub duplicate: bool,
     /// The idempotency key that was sent: the caller's, or the UUID v4 the client assigned.
     pub idempotency_key: String,
+    /// The event's version within its key; `None` without a key.
+    pub key_version: Option<u64>,
 }
 
 /// A new topic's settings; the defaults keep events forever with the server's dedup window.
@@ -327,23 +329,47 @@ impl Client {
     pub async fn publish_with(
         &self,
         topic: &str,
-        mut events: Vec<pb::EventData>,
+        events: Vec<pb::EventData>,
         policy: &RetryPolicy,
     ) -> Result<Vec<Published>, ClientError> {
+        let request = pb::PublishRequest {
+            topic: topic.to_string(),
+            events,
+            ..Default::default()
+        };
+        self.publish_request_with(request, policy).await
+    }
+
+    /// Publishes a whole request: events with expectations (`expected_next_offset`, per-event
+    /// `expected_key_version`) and a cursor to move, with the same exactly-once retries as
+    /// [`Client::publish`]. A retry of a request whose reply was lost comes back as duplicates,
+    /// not as a conflict. A failed expectation is [`ClientError::Conflict`].
+    pub async fn publish_request(
+        &self,
+        request: pb::PublishRequest,
+    ) -> Result<Vec<Published>, ClientError> {
+        self.publish_request_with(request, &self.publish_retry)
+            .await
+    }
+
+    /// [`Client::publish_request`] with a retry policy for this call only.
+    pub async fn publish_request_with(
+        &self,
+        mut request: pb::PublishRequest,
+        policy: &RetryPolicy,
+    ) -> Result<Vec<Published>, ClientError> {
+        let topic = request.topic.clone();
         // The keys are fixed before the first attempt: every retry must carry the same ones.
-        for event in &mut events {
+        for event in &mut request.events {
             if event.idempotency_key.is_empty() {
                 event.idempotency_key = uuid::Uuid::new_v4().to_string();
             }
         }
-        let keys: Vec<String> = events
+        let keys: Vec<String> = request
+            .events
             .iter()
             .map(|event| event.idempotency_key.clone())
             .collect();
-        let request = pb::PublishRequest {
-            topic: topic.to_string(),
-            events,
-        };
         let what = format!("Publish to {topic:?}");
         let response = self
             .call(policy, &what, request, |mut grpc, request| async move {
@@ -367,6 +393,7 @@ impl Client {
                 time: system_time(result.time.as_ref()),
                 duplicate: result.duplicate,
                 idempotency_key,
+                key_version: result.key_version,
             })
             .collect())
     }

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use crate::model::TopicName;
+use crate::model::{CursorName, Expectation, TopicName};
 use crate::storage::StoreError;
 
 /// What can go wrong between the gRPC layer and the store.
@@ -49,6 +49,61 @@ pub enum EngineError {
         key: String,
         /// The offset of the event that first used it.
         offset: u64,
+    },
+    /// The topic's end was not where the publisher expected it.
+    #[error(
+        "topic '{topic}' ends at offset {actual}, not at the expected {expected}; nothing of this \
+         request was appended: read what was appended since, then decide again"
+    )]
+    NextOffsetMismatch {
+        /// The topic.
+        topic: TopicName,
+        /// The expected next offset.
+        expected: u64,
+        /// The actual one.
+        actual: u64,
+    },
+    /// An event's key was not at the version its publisher expected.
+    #[error(
+        "event {index}: key {key:?} of topic '{topic}' is at version {}, not the expected {expected}; \
+         nothing of this request was appended: read the key's events since, then decide again",
+        actual.map_or_else(|| "none (no events yet)".to_string(), |v| v.to_string())
+    )]
+    KeyVersionMismatch {
+        /// The topic.
+        topic: TopicName,
+        /// The event's position in the request.
+        index: usize,
+        /// The event's key.
+        key: String,
+        /// What the publisher expected.
+        expected: Expectation,
+        /// The key's latest version, `None` if it has no events.
+        actual: Option<u64>,
+    },
+    /// A cursor was not at the position its publisher expected.
+    #[error(
+        "cursor '{cursor}' of topic '{topic}' is at {}, not the expected {expected}; nothing of \
+         this request was appended: another consumer may have moved it",
+        actual.map_or_else(|| "none (never set)".to_string(), |p| p.to_string())
+    )]
+    CursorMismatch {
+        /// The topic.
+        topic: TopicName,
+        /// The cursor.
+        cursor: CursorName,
+        /// What the publisher expected.
+        expected: Expectation,
+        /// The cursor's position, `None` if never set.
+        actual: Option<u64>,
+    },
+    /// A cursor that was never set.
+    #[error("topic '{topic}' has no cursor named '{cursor}'")]
+    CursorNotFound {
+        /// The topic.
+        topic: TopicName,
+        /// The cursor.
+        cursor: CursorName,
     },
     /// The server is shutting down.
     #[error("the server is shutting down; reconnect and resume")]

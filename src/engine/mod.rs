@@ -19,7 +19,9 @@ pub use subscription::{Deliveries, Delivery, StartAt, SubscribeSpec};
 pub use topic::{PendingAppend, Visible};
 
 use crate::config::FsyncPolicy;
-use crate::model::{AppendResult, NewEvent, Timestamp, TopicConfig, TopicInfo, TopicName};
+use crate::model::{
+    AppendResult, Cursor, CursorName, Publication, Timestamp, TopicConfig, TopicInfo, TopicName,
+};
 use crate::storage::{Recovered, Store, TopicMeta};
 use topic::{TopicHandle, WriterContext};
 
@@ -195,23 +197,43 @@ impl Broker {
         Ok(handle)
     }
 
-    /// Appends `events` to `topic` all or nothing; returns once they are durable.
+    /// Appends the events of `publication` to `topic` all or nothing (with its cursor, if
+    /// its expectations hold); returns once they are durable.
     pub async fn publish(
         &self,
         topic: &TopicName,
-        events: Vec<NewEvent>,
+        publication: Publication,
     ) -> Result<Vec<AppendResult>, EngineError> {
-        self.submit(topic, events).await?.outcome().await
+        self.submit(topic, publication).await?.outcome().await
     }
 
-    /// Queues `events` for appending to `topic`, all or nothing, without waiting for them to be
-    /// durable: appends submitted one after another to a topic get offsets in that order.
+    /// Queues `publication` for appending to `topic`, all or nothing, without waiting for it to
+    /// be durable: appends submitted one after another to a topic get offsets in that order.
     pub async fn submit(
         &self,
         topic: &TopicName,
-        events: Vec<NewEvent>,
+        publication: Publication,
     ) -> Result<PendingAppend, EngineError> {
-        self.topic_for_use(topic).await?.submit(events).await
+        self.topic_for_use(topic).await?.submit(publication).await
+    }
+
+    /// The cursor `name` stored with `topic`.
+    pub async fn get_cursor(
+        &self,
+        topic: &TopicName,
+        name: &CursorName,
+    ) -> Result<Cursor, EngineError> {
+        let handle = self
+            .existing(topic)
+            .ok_or_else(|| EngineError::TopicNotFound(topic.clone()))?;
+        let log = handle.log().clone();
+        let lookup = name.clone();
+        tokio::task::spawn_blocking(move || log.cursor(&lookup))
+            .await??
+            .ok_or_else(|| EngineError::CursorNotFound {
+                topic: topic.clone(),
+                cursor: name.clone(),
+            })
     }
 
     /// Cancelled when shutdown begins; long-lived calls watch it to end themselves.

@@ -268,16 +268,23 @@ impl Producer {
         }
     }
 
-    /// Reads the next chunk of `[position, end)` and sends what passes the filters.
+    /// Reads the next chunk of `[position, end)` and sends what passes the filters. With a key
+    /// filter the chunk comes from the key index: only that key's events are read.
     async fn deliver_chunk(&mut self, end: u64, first: u64) -> Result<(), Stop> {
         let log = self.topic.log().clone();
         let from = self.position;
-        let read = tokio::task::spawn_blocking(move || log.read(from, end, READ_CHUNK_BYTES))
-            .await
-            .map_err(|error| Stop::Fail(error.into()))?;
-        let events = match read {
-            Ok(events) => events,
-            Err(StoreError::Missing { .. }) => {
+        let key = self.spec.key.clone();
+        let read = tokio::task::spawn_blocking(move || match key {
+            Some(key) => log.read_key(&key, from, end, READ_CHUNK_BYTES),
+            None => log
+                .read(from, end, READ_CHUNK_BYTES)
+                .map(|events| (events, from)),
+        })
+        .await
+        .map_err(|error| Stop::Fail(error.into()))?;
+        let (events, scanned_to) = match read {
+            Ok(read) => read,
+            Err(error) => {
                 // Retention may have removed the range between the bounds check and the read.
                 let first = first.max(self.visible.borrow().first_offset);
                 let error = if from < first {
@@ -287,14 +294,10 @@ impl Producer {
                         first,
                     }
                 } else {
-                    EngineError::from(StoreError::Missing {
-                        topic: self.topic.log().name().clone(),
-                        offset: from,
-                    })
+                    error.into()
                 };
                 return Err(Stop::Fail(error));
             }
-            Err(error) => return Err(Stop::Fail(error.into())),
         };
         let mut batch = Vec::new();
         let mut batch_bytes = 0;
@@ -322,6 +325,7 @@ impl Producer {
                 batch_bytes = 0;
             }
         }
+        self.position = self.position.max(scanned_to);
         if !batch.is_empty() {
             self.send(batch, self.position >= end).await?;
         }

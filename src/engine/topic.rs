@@ -13,7 +13,10 @@ use uuid::Uuid;
 use super::EngineError;
 use super::instruments::TopicInstruments;
 use super::syncer::{AppendReply, Commit};
-use crate::model::{AppendResult, Event, LogBounds, NewEvent, Timestamp, TopicInfo, to_proto_time};
+use crate::model::{
+    AppendResult, CursorName, Event, LogBounds, NewEvent, Publication, Timestamp, TopicInfo,
+    to_proto_time,
+};
 use crate::storage::{Append, DedupEntry, LogState, TopicLog, fingerprint};
 
 /// Publish requests a writer queues before publishers wait for room.
@@ -34,7 +37,7 @@ pub struct Visible {
 
 /// A request to append one Publish's events.
 struct AppendRequest {
-    events: Vec<NewEvent>,
+    publication: Publication,
     reply: AppendReply,
 }
 
@@ -189,16 +192,16 @@ impl TopicHandle {
         }
     }
 
-    /// Queues `events` for the writer's group commit (waiting while the queue is full); the
-    /// returned [`PendingAppend`] resolves once they are durable.
+    /// Queues `publication` for the writer's group commit (waiting while the queue is full); the
+    /// returned [`PendingAppend`] resolves once its events are durable.
     pub async fn submit(
         self: &Arc<Self>,
-        events: Vec<NewEvent>,
+        publication: Publication,
     ) -> Result<PendingAppend, EngineError> {
         let submitted = Instant::now();
         let (reply, answer) = oneshot::channel();
         self.appends
-            .send(AppendRequest { events, reply })
+            .send(AppendRequest { publication, reply })
             .await
             .map_err(|_| self.writer_gone())?;
         Ok(PendingAppend {
@@ -237,12 +240,29 @@ struct Writer {
     instruments: TopicInstruments,
 }
 
-/// One Publish request's events, checked against the dedup index and given offsets.
+/// One Publish request's events, checked against the dedup index and its expectations, and
+/// given offsets and key versions.
 struct PreparedRequest {
     reply: AppendReply,
     results: Vec<AppendResult>,
+    appended: Appended,
+}
+
+/// What a prepared request adds to the log.
+#[derive(Default)]
+struct Appended {
     events: Vec<Event>,
     dedup: Vec<(String, DedupEntry)>,
+    cursor: Option<(CursorName, u64)>,
+}
+
+/// What the requests of one group commit already claimed: later requests of the group see it
+/// as if it were stored.
+#[derive(Default)]
+struct GroupClaims {
+    dedup: HashMap<String, DedupEntry>,
+    key_versions: HashMap<String, u64>,
+    cursors: HashMap<CursorName, u64>,
 }
 
 impl Writer {
@@ -281,16 +301,16 @@ impl Writer {
     ) {
         let (mut events, mut bytes) = group.iter().fold((0, 0), |(events, bytes), request| {
             (
-                events + request.events.len(),
-                bytes + payload_bytes(&request.events),
+                events + request.publication.events.len(),
+                bytes + payload_bytes(&request.publication.events),
             )
         });
         while events < MAX_GROUP_EVENTS && bytes < MAX_GROUP_BYTES {
             let Ok(request) = requests.try_recv() else {
                 break;
             };
-            events += request.events.len();
-            bytes += payload_bytes(&request.events);
+            events += request.publication.events.len();
+            bytes += payload_bytes(&request.publication.events);
             group.push(request);
         }
     }
@@ -300,13 +320,13 @@ impl Writer {
         let now = Timestamp::now();
         // All events of a group share one time, never earlier than the log's last one.
         let time = now.max(self.state.last_time);
-        let mut pending: HashMap<String, DedupEntry> = HashMap::new();
+        let mut claims = GroupClaims::default();
         let mut prepared = Vec::with_capacity(group.len());
         let mut next_offset = self.state.bounds.next_offset;
         for request in group {
-            match self.prepare(request, &mut pending, now, time, next_offset) {
+            match self.prepare(request, &mut claims, now, time, next_offset) {
                 Ok(request) => {
-                    next_offset += request.events.len() as u64;
+                    next_offset += request.appended.events.len() as u64;
                     prepared.push(request);
                 }
                 Err((reply, error)) => {
@@ -316,13 +336,17 @@ impl Writer {
         }
         let events: Vec<Event> = prepared
             .iter_mut()
-            .flat_map(|p| p.events.drain(..))
+            .flat_map(|p| p.appended.events.drain(..))
             .collect();
         let dedup: Vec<(String, DedupEntry)> = prepared
             .iter_mut()
-            .flat_map(|p| p.dedup.drain(..))
+            .flat_map(|p| p.appended.dedup.drain(..))
             .collect();
-        if !events.is_empty() {
+        let cursors: Vec<(CursorName, u64)> = prepared
+            .iter_mut()
+            .filter_map(|p| p.appended.cursor.take())
+            .collect();
+        if !events.is_empty() || !cursors.is_empty() {
             let log = self.log.clone();
             let state = self.state;
             let count = events.len();
@@ -335,6 +359,7 @@ impl Writer {
                         events: &events,
                         time,
                         dedup: &dedup,
+                        cursors: &cursors,
                     },
                 )
             })
@@ -386,74 +411,144 @@ impl Writer {
         }
     }
 
-    /// Resolves idempotency keys and assigns offsets for one request; all or nothing.
+    /// Resolves idempotency keys, checks expectations and assigns offsets and key versions for
+    /// one request; all or nothing.
     ///
-    /// Order of checks per event: an earlier event of the same request, then of the same group,
-    /// then the stored index (entries older than the topic's dedup window count as absent).
+    /// Idempotency first, per event: an earlier event of the same request, then of the same
+    /// group, then the stored index (entries older than the topic's dedup window count as
+    /// absent). A request whose events are all duplicates is a retry: it gets the original
+    /// results and checks nothing more. Otherwise the expected next offset, each new event's
+    /// expected key version (in request order), then the cursor's expected position.
     fn prepare(
         &self,
         request: AppendRequest,
-        group_entries: &mut HashMap<String, DedupEntry>,
+        claims: &mut GroupClaims,
         now: Timestamp,
         time: Timestamp,
         first_offset: u64,
     ) -> Result<PreparedRequest, (AppendReply, EngineError)> {
-        let AppendRequest { events, reply } = request;
+        let AppendRequest { publication, reply } = request;
+        match self.check(publication, claims, now, time, first_offset) {
+            Ok((results, appended)) => Ok(PreparedRequest {
+                reply,
+                results,
+                appended,
+            }),
+            Err(error) => Err((reply, error)),
+        }
+    }
+
+    fn check(
+        &self,
+        publication: Publication,
+        claims: &mut GroupClaims,
+        now: Timestamp,
+        time: Timestamp,
+        first_offset: u64,
+    ) -> Result<(Vec<AppendResult>, Appended), EngineError> {
+        let Publication {
+            events,
+            expected_next_offset,
+            cursor,
+        } = publication;
+        let topic = self.log.name();
         let window_start = now.saturating_sub(self.log.meta().config.dedup_window);
         let mut results = Vec::with_capacity(events.len());
-        let mut stored = Vec::with_capacity(events.len());
+        let mut new_events = Vec::with_capacity(events.len());
         let mut own_entries: HashMap<String, DedupEntry> = HashMap::new();
-        let mut offset = first_offset;
         for event in events {
             let print = fingerprint(&event.event_type, &event.payload);
             if let Some(key) = &event.idempotency_key {
-                let earlier = match own_entries.get(key).or_else(|| group_entries.get(key)) {
+                let earlier = match own_entries.get(key).or_else(|| claims.dedup.get(key)) {
                     Some(entry) => Some(*entry),
-                    None => match self.log.dedup_entry(key) {
-                        Ok(entry) => entry.filter(|entry| entry.time >= window_start),
-                        Err(error) => return Err((reply, error.into())),
-                    },
+                    None => self
+                        .log
+                        .dedup_entry(key)?
+                        .filter(|entry| entry.time >= window_start),
                 };
                 if let Some(entry) = earlier {
                     if entry.fingerprint != print {
-                        let error = EngineError::IdempotencyConflict {
-                            topic: self.log.name().clone(),
+                        return Err(EngineError::IdempotencyConflict {
+                            topic: topic.clone(),
                             key: key.clone(),
                             offset: entry.offset,
-                        };
-                        return Err((reply, error));
+                        });
                     }
+                    let key_version = match &event.key {
+                        key if key.is_empty() => None,
+                        key => self.log.key_version_at(key, entry.offset)?,
+                    };
                     results.push(AppendResult {
                         offset: entry.offset,
                         id: entry.id,
                         time: entry.time,
                         duplicate: true,
+                        key_version,
                     });
                     continue;
                 }
             }
+            let offset = first_offset + new_events.len() as u64;
             let id = Uuid::now_v7();
             if let Some(key) = &event.idempotency_key {
-                own_entries.insert(
-                    key.clone(),
-                    DedupEntry {
-                        offset,
-                        time,
-                        id,
-                        fingerprint: print,
-                    },
-                );
+                // Claimed now, so a repeat later in the request is its duplicate.
+                let entry = DedupEntry {
+                    offset,
+                    time,
+                    id,
+                    fingerprint: print,
+                };
+                own_entries.insert(key.clone(), entry);
             }
             results.push(AppendResult {
                 offset,
                 id,
                 time,
                 duplicate: false,
+                key_version: None,
             });
+            new_events.push((results.len() - 1, event));
+        }
+        let is_retry = !results.is_empty() && new_events.is_empty();
+        if is_retry {
+            return Ok((results, Appended::default()));
+        }
+        if let Some(expected) = expected_next_offset.filter(|expected| *expected != first_offset) {
+            return Err(EngineError::NextOffsetMismatch {
+                topic: topic.clone(),
+                expected,
+                actual: first_offset,
+            });
+        }
+        let mut own_versions: HashMap<String, u64> = HashMap::new();
+        let mut stored = Vec::with_capacity(new_events.len());
+        for (index, event) in new_events {
+            let result = &mut results[index];
+            if !event.key.is_empty() {
+                let current = match own_versions
+                    .get(&event.key)
+                    .or_else(|| claims.key_versions.get(&event.key))
+                {
+                    Some(version) => Some(*version),
+                    None => self.log.key_version(&event.key)?,
+                };
+                if !event.expected_key_version.holds(current) {
+                    return Err(EngineError::KeyVersionMismatch {
+                        topic: topic.clone(),
+                        index,
+                        key: event.key,
+                        expected: event.expected_key_version,
+                        actual: current,
+                    });
+                }
+                let version = current.map_or(0, |version| version + 1);
+                own_versions.insert(event.key.clone(), version);
+                result.key_version = Some(version);
+            }
             stored.push(Event {
-                id: id.to_string(),
-                topic: self.log.name().to_string(),
-                offset,
+                id: result.id.to_string(),
+                topic: topic.to_string(),
+                offset: result.offset,
                 time: Some(to_proto_time(time)),
                 event_type: event.event_type,
                 payload: event.payload,
@@ -462,17 +557,41 @@ impl Writer {
                 headers: event.headers,
                 content_type: event.content_type,
                 schema_version: event.schema_version,
+                key_version: result.key_version,
             });
-            offset += 1;
         }
+        let cursor = match cursor {
+            Some(update) => {
+                let current = match claims.cursors.get(&update.name) {
+                    Some(position) => Some(*position),
+                    None => self.log.cursor(&update.name)?.map(|cursor| cursor.position),
+                };
+                if !update.expected.holds(current) {
+                    return Err(EngineError::CursorMismatch {
+                        topic: topic.clone(),
+                        cursor: update.name,
+                        expected: update.expected,
+                        actual: current,
+                    });
+                }
+                Some((update.name, update.position))
+            }
+            None => None,
+        };
         let dedup: Vec<(String, DedupEntry)> = own_entries.into_iter().collect();
-        group_entries.extend(dedup.iter().cloned());
-        Ok(PreparedRequest {
-            reply,
+        claims.dedup.extend(dedup.iter().cloned());
+        claims.key_versions.extend(own_versions);
+        if let Some((name, position)) = &cursor {
+            claims.cursors.insert(name.clone(), *position);
+        }
+        Ok((
             results,
-            events: stored,
-            dedup,
-        })
+            Appended {
+                events: stored,
+                dedup,
+                cursor,
+            },
+        ))
     }
 
     /// Trims what retention no longer keeps and forgets lapsed idempotency keys.

@@ -55,6 +55,15 @@ pub struct RecordBatch {
 impl RecordBatch {
     /// Encodes `events` (whose offsets must run from `base_offset` up by one) as a batch.
     pub fn encode(base_offset: u64, append_time: Timestamp, events: &[Event]) -> Vec<u8> {
+        Self::encode_indexed(base_offset, append_time, events).bytes
+    }
+
+    /// [`RecordBatch::encode`], also telling where each event's bytes lie.
+    pub fn encode_indexed(
+        base_offset: u64,
+        append_time: Timestamp,
+        events: &[Event],
+    ) -> EncodedBatch {
         let lens: Vec<usize> = events.iter().map(Message::encoded_len).collect();
         encode_records(base_offset, append_time, &lens, |index, out| {
             debug_assert_eq!(events[index].offset, base_offset + index as u64);
@@ -67,7 +76,7 @@ impl RecordBatch {
         base_offset: u64,
         append_time: Timestamp,
         events: &[EncodedEvent],
-    ) -> Vec<u8> {
+    ) -> EncodedBatch {
         let lens: Vec<usize> = events.iter().map(|event| event.bytes.len()).collect();
         encode_records(base_offset, append_time, &lens, |index, out| {
             out.put_slice(&events[index].bytes);
@@ -159,6 +168,16 @@ impl RecordBatch {
     }
 }
 
+/// A record batch encoded for storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedBatch {
+    /// The batch.
+    pub bytes: Vec<u8>,
+    /// Where each event's encoding lies in `bytes`, in offset order: a key index can point at
+    /// one event without the batch being read whole.
+    pub spans: Vec<std::ops::Range<usize>>,
+}
+
 /// Writes the header, then each record behind its tag and length (`lens[index]` bytes written
 /// by `write_record(index, out)`), then the checksum.
 fn encode_records(
@@ -166,7 +185,7 @@ fn encode_records(
     append_time: Timestamp,
     lens: &[usize],
     mut write_record: impl FnMut(usize, &mut Vec<u8>),
-) -> Vec<u8> {
+) -> EncodedBatch {
     let records_len: usize = lens
         .iter()
         .map(|len| 1 + prost::encoding::encoded_len_varint(*len as u64) + len)
@@ -177,14 +196,17 @@ fn encode_records(
     out.put_u64_le(base_offset);
     out.put_u32_le(u32::try_from(lens.len()).expect("a batch holds fewer than 2^32 events"));
     out.put_u64_le(append_time.as_nanos());
+    let mut spans = Vec::with_capacity(lens.len());
     for (index, len) in lens.iter().enumerate() {
         out.put_u8(RECORD_TAG);
         prost::encoding::encode_varint(*len as u64, &mut out);
+        let start = out.len();
         write_record(index, &mut out);
+        spans.push(start..out.len());
     }
     let crc = crc32c::crc32c(&out[5..]);
     out[1..5].copy_from_slice(&crc.to_le_bytes());
-    out
+    EncodedBatch { bytes: out, spans }
 }
 
 /// One stored event, still in its protobuf encoding (`eventstream.v1.Event`).
@@ -350,6 +372,16 @@ mod tests {
                 ..Event::default()
             })
             .collect()
+    }
+
+    #[test]
+    fn spans_point_at_each_event() {
+        let events = events(3, 4);
+        let batch = RecordBatch::encode_indexed(3, Timestamp(1), &events);
+        assert_eq!(batch.spans.len(), events.len());
+        for (span, event) in batch.spans.iter().zip(&events) {
+            assert_eq!(Event::decode(&batch.bytes[span.clone()]).unwrap(), *event);
+        }
     }
 
     #[test]

@@ -14,17 +14,20 @@
 //! | `d` idempotency key | where that key's event went |
 //! | `x` time offset | the idempotency keys of that batch, for expiry |
 //! | `l` offset | the end of a range of events lost to damaged data files, found at start-up |
+//! | `k` key-length key offset | key version, and where the event lies: batch, span, CRC32C |
+//! | `v` key | the key's latest version (kept when retention removes the key's events) |
+//! | `c` cursor name | the cursor's position and update time |
+
+use std::sync::Arc;
 
 use bytes::{Buf, BufMut, Bytes};
 use prost::Message;
 use uuid::Uuid;
 
-use std::sync::Arc;
-
 use super::StoreError;
-use super::record_batch::{BatchError, EncodedEvent, RecordBatch};
+use super::record_batch::{BatchError, EncodedBatch, EncodedEvent, RecordBatch};
 use super::space::SpaceGuard;
-use crate::model::{Event, LogBounds, Timestamp, TopicConfig, TopicName};
+use crate::model::{Cursor, CursorName, Event, LogBounds, Timestamp, TopicConfig, TopicName};
 
 const META_KEY: &[u8] = b"m";
 const STATE_KEY: &[u8] = b"s";
@@ -38,6 +41,9 @@ const TIME_PREFIX: u8 = b't';
 const DEDUP_PREFIX: u8 = b'd';
 const EXPIRY_PREFIX: u8 = b'x';
 const LOST_PREFIX: u8 = b'l';
+const KEY_INDEX_PREFIX: u8 = b'k';
+const KEY_VERSION_PREFIX: u8 = b'v';
+const CURSOR_PREFIX: u8 = b'c';
 
 /// A topic's immutable metadata.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,6 +215,88 @@ fn dedup_key(idempotency_key: &str) -> Vec<u8> {
     key
 }
 
+/// `k`, the key's length (u16), the key: every index entry of one key starts with it.
+fn key_index_prefix(key: &str) -> Vec<u8> {
+    let len = u16::try_from(key.len()).unwrap_or(u16::MAX);
+    let mut prefix = Vec::with_capacity(3 + key.len() + 8);
+    prefix.push(KEY_INDEX_PREFIX);
+    prefix.extend_from_slice(&len.to_be_bytes());
+    prefix.extend_from_slice(key.as_bytes());
+    prefix
+}
+
+fn key_index_key(key: &str, offset: u64) -> Vec<u8> {
+    let mut entry = key_index_prefix(key);
+    entry.extend_from_slice(&offset.to_be_bytes());
+    entry
+}
+
+fn key_version_key(key: &str) -> Vec<u8> {
+    let mut entry = Vec::with_capacity(1 + key.len());
+    entry.push(KEY_VERSION_PREFIX);
+    entry.extend_from_slice(key.as_bytes());
+    entry
+}
+
+fn cursor_key(name: &CursorName) -> Vec<u8> {
+    let mut entry = Vec::with_capacity(1 + name.as_str().len());
+    entry.push(CURSOR_PREFIX);
+    entry.extend_from_slice(name.as_str().as_bytes());
+    entry
+}
+
+/// Where a keyed event lies: enough to read it alone, and check it, without its whole batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KeyIndexEntry {
+    version: u64,
+    /// The first offset of the batch holding the event.
+    batch: u64,
+    /// The event's bytes within the batch.
+    start: u32,
+    len: u32,
+    /// CRC32C of the event's bytes: a batch's own checksum needs the whole batch.
+    crc: u32,
+}
+
+impl KeyIndexEntry {
+    const ENCODED_LEN: usize = 8 + 8 + 4 + 4 + 4;
+
+    fn new(version: u64, batch: u64, encoded: &EncodedBatch, index: usize) -> Self {
+        let span = encoded.spans[index].clone();
+        Self {
+            version,
+            batch,
+            start: u32::try_from(span.start).unwrap_or(u32::MAX),
+            len: u32::try_from(span.len()).unwrap_or(u32::MAX),
+            crc: crc32c::crc32c(&encoded.bytes[span]),
+        }
+    }
+
+    fn encode(&self) -> [u8; Self::ENCODED_LEN] {
+        let mut out = [0; Self::ENCODED_LEN];
+        let mut buf = &mut out[..];
+        buf.put_u64_le(self.version);
+        buf.put_u64_le(self.batch);
+        buf.put_u32_le(self.start);
+        buf.put_u32_le(self.len);
+        buf.put_u32_le(self.crc);
+        out
+    }
+
+    fn decode(mut bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != Self::ENCODED_LEN {
+            return None;
+        }
+        Some(Self {
+            version: bytes.get_u64_le(),
+            batch: bytes.get_u64_le(),
+            start: bytes.get_u32_le(),
+            len: bytes.get_u32_le(),
+            crc: bytes.get_u32_le(),
+        })
+    }
+}
+
 fn lost_key(first: u64) -> [u8; 9] {
     let mut key = [LOST_PREFIX; 9];
     key[1..].copy_from_slice(&first.to_be_bytes());
@@ -227,6 +315,8 @@ pub struct Append<'a> {
     pub time: Timestamp,
     /// New idempotency entries, one per event that carries a key.
     pub dedup: &'a [(String, DedupEntry)],
+    /// Cursors to move, with their new positions.
+    pub cursors: &'a [(CursorName, u64)],
 }
 
 /// A topic's log. Cheap to clone; all clones see the same tree.
@@ -325,22 +415,137 @@ impl TopicLog {
             })
     }
 
+    /// The latest version of `key`, if it has any events (even ones retention removed).
+    pub fn key_version(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        let Some(bytes) = self.tree.get(key_version_key(key))? else {
+            return Ok(None);
+        };
+        let version =
+            <[u8; 8]>::try_from(&bytes[..]).map_err(|_| self.corrupt_metadata("key version"))?;
+        Ok(Some(u64::from_le_bytes(version)))
+    }
+
+    /// The version of the event at `offset`, if it has `key` and is still retained.
+    pub fn key_version_at(&self, key: &str, offset: u64) -> Result<Option<u64>, StoreError> {
+        let Some(bytes) = self.tree.get(key_index_key(key, offset))? else {
+            return Ok(None);
+        };
+        let entry = KeyIndexEntry::decode(&bytes)
+            .ok_or_else(|| self.corrupt_metadata("key index entry"))?;
+        Ok(Some(entry.version))
+    }
+
+    /// The cursor `name`, if it was ever set.
+    pub fn cursor(&self, name: &CursorName) -> Result<Option<Cursor>, StoreError> {
+        let Some(bytes) = self.tree.get(cursor_key(name))? else {
+            return Ok(None);
+        };
+        if bytes.len() != 16 {
+            return Err(self.corrupt_metadata("cursor"));
+        }
+        let mut value = &bytes[..];
+        Ok(Some(Cursor {
+            name: name.clone(),
+            position: value.get_u64_le(),
+            update_time: Timestamp(value.get_u64_le()),
+        }))
+    }
+
+    fn corrupt_metadata(&self, what: &'static str) -> StoreError {
+        StoreError::CorruptMetadata {
+            topic: self.name.clone(),
+            what,
+        }
+    }
+
+    /// Reads the events with `key` from offset `from` (inclusive) up to `to` (exclusive) through
+    /// the key index, stopping once `max_bytes` are read. Returns them with the offset the scan
+    /// got to: `to` when it went through, else just past the last event returned.
+    pub fn read_key(
+        &self,
+        key: &str,
+        from: u64,
+        to: u64,
+        max_bytes: usize,
+    ) -> Result<(Vec<EncodedEvent>, u64), StoreError> {
+        let mut events = Vec::new();
+        let mut bytes_read = 0;
+        let prefix_len = key_index_prefix(key).len();
+        for entry in self
+            .tree
+            .range(key_index_key(key, from)..key_index_key(key, to))
+        {
+            let (index_key, value) = entry?;
+            let offset = decode_key_u64(&index_key, prefix_len)
+                .ok_or_else(|| self.corrupt_metadata("key index entry"))?;
+            let entry = KeyIndexEntry::decode(&value)
+                .ok_or_else(|| self.corrupt_metadata("key index entry"))?;
+            let bytes = self.read_span(entry, offset)?;
+            bytes_read += bytes.len();
+            events.push(EncodedEvent { offset, bytes });
+            if bytes_read >= max_bytes {
+                return Ok((events, offset + 1));
+            }
+        }
+        Ok((events, to))
+    }
+
+    /// The bytes of the event at `offset`, as its key-index `entry` locates them, checked.
+    fn read_span(&self, entry: KeyIndexEntry, offset: u64) -> Result<Bytes, StoreError> {
+        let damaged = |reason: &str| StoreError::Corrupt {
+            topic: self.name.clone(),
+            offset,
+            end: offset + 1,
+            source: BatchError::Malformed(reason.to_string()),
+        };
+        let start = entry.start as usize;
+        let end = start + entry.len as usize;
+        let mut bytes = Vec::with_capacity(entry.len as usize);
+        for fragment in start / FRAGMENT_BYTES..=end.saturating_sub(1) / FRAGMENT_BYTES {
+            let number = u32::try_from(fragment).map_err(|_| damaged("bad key index entry"))?;
+            let value = self
+                .tree
+                .get(fragment_key(entry.batch, number))?
+                .ok_or_else(|| damaged("a fragment of the event's batch is missing"))?;
+            let fragment_start = fragment * FRAGMENT_BYTES;
+            let from = start.max(fragment_start) - fragment_start;
+            let until = end.min(fragment_start + value.len()) - fragment_start;
+            bytes.extend_from_slice(value.get(from..until).unwrap_or_default());
+        }
+        if bytes.len() != entry.len as usize || crc32c::crc32c(&bytes) != entry.crc {
+            return Err(damaged("the event's bytes fail the key index checksum"));
+        }
+        Ok(Bytes::from(bytes))
+    }
+
     /// Appends one group commit atomically; returns the new state.
     pub fn append(&self, state: LogState, append: Append<'_>) -> Result<LogState, StoreError> {
         let base = state.bounds.next_offset;
-        let encoded = RecordBatch::encode(base, append.time, append.events);
-        self.space.check(encoded.len() as u64)?;
-        let new_state = LogState {
-            bounds: LogBounds {
-                first_offset: state.bounds.first_offset,
-                next_offset: base + append.events.len() as u64,
-                size_bytes: state.bounds.size_bytes + encoded.len() as u64,
-            },
-            last_time: append.time,
-        };
         let mut batch = sled::Batch::default();
-        insert_fragments(&mut batch, base, &encoded);
-        batch.insert(&timed_key(TIME_PREFIX, append.time, base)[..], &[][..]);
+        let mut new_state = state;
+        new_state.last_time = append.time;
+        if !append.events.is_empty() {
+            let encoded = RecordBatch::encode_indexed(base, append.time, append.events);
+            self.space.check(encoded.bytes.len() as u64)?;
+            new_state.bounds.next_offset = base + append.events.len() as u64;
+            new_state.bounds.size_bytes += encoded.bytes.len() as u64;
+            insert_fragments(&mut batch, base, &encoded.bytes);
+            batch.insert(&timed_key(TIME_PREFIX, append.time, base)[..], &[][..]);
+            for (index, event) in append.events.iter().enumerate() {
+                if let Some(version) = event.key_version {
+                    let entry = KeyIndexEntry::new(version, base, &encoded, index);
+                    batch.insert(key_index_key(&event.key, event.offset), &entry.encode()[..]);
+                    batch.insert(key_version_key(&event.key), &version.to_le_bytes()[..]);
+                }
+            }
+        }
+        let mut cursor_value = Vec::with_capacity(16);
+        for (name, position) in append.cursors {
+            cursor_value.clear();
+            cursor_value.put_u64_le(*position);
+            cursor_value.put_u64_le(append.time.as_nanos());
+            batch.insert(cursor_key(name), &cursor_value[..]);
+        }
         if !append.dedup.is_empty() {
             let mut keys = Vec::new();
             for (key, entry) in append.dedup {
@@ -668,21 +873,56 @@ impl TopicLog {
                 .bounds
                 .size_bytes
                 .saturating_sub(stored.stored_len);
-            if stored.batch.end_offset() > new_first {
-                let kept = stored
-                    .batch
-                    .encoded_from(new_first)
-                    .map_err(|source| self.corrupt(base, source))?;
-                let rewritten = RecordBatch::encode_encoded(new_first, time, &kept);
-                new_state.bounds.size_bytes += rewritten.len() as u64;
-                insert_fragments(&mut batch, new_first, &rewritten);
+            let events = stored
+                .batch
+                .encoded_from(base)
+                .map_err(|source| self.corrupt(base, source))?;
+            let (removed, kept) = events.split_at(events.partition_point(|e| e.offset < new_first));
+            for event in removed {
+                let key = event
+                    .filter_fields()
+                    .map_err(|source| self.corrupt(base, source))?
+                    .key;
+                if !key.is_empty() {
+                    batch.remove(key_index_key(key, event.offset));
+                }
+            }
+            if !kept.is_empty() {
+                let rewritten = RecordBatch::encode_encoded(new_first, time, kept);
+                new_state.bounds.size_bytes += rewritten.bytes.len() as u64;
+                insert_fragments(&mut batch, new_first, &rewritten.bytes);
                 batch.insert(&timed_key(TIME_PREFIX, time, new_first)[..], &[][..]);
+                self.reindex_keys(&mut batch, new_first, &rewritten, kept)?;
             }
         }
         new_state.bounds.first_offset = new_first;
         batch.insert(STATE_KEY, &new_state.encode()[..]);
         self.tree.apply_batch(batch)?;
         Ok(new_state)
+    }
+
+    /// Points the key-index entries of `events`, now stored as `encoded` under `base`, there.
+    fn reindex_keys(
+        &self,
+        batch: &mut sled::Batch,
+        base: u64,
+        encoded: &EncodedBatch,
+        events: &[EncodedEvent],
+    ) -> Result<(), StoreError> {
+        for (index, event) in events.iter().enumerate() {
+            let key = event
+                .filter_fields()
+                .map_err(|source| self.corrupt(base, source))?
+                .key;
+            if key.is_empty() {
+                continue;
+            }
+            if let Some(version) = self.key_version_at(key, event.offset)? {
+                let entry = KeyIndexEntry::new(version, base, encoded, index);
+                batch.insert(key_index_key(key, event.offset), &entry.encode()[..]);
+            }
+        }
+        Ok(())
     }
 
     /// Forgets idempotency keys of batches appended before `cutoff`; returns how many.

@@ -312,6 +312,7 @@ pub async fn publish(
     within(client.publish(pb::PublishRequest {
         topic: topic.to_string(),
         events,
+        ..Default::default()
     }))
     .await
     .expect("publish")
@@ -445,6 +446,7 @@ pub async fn try_publish(
     within(client.publish(pb::PublishRequest {
         topic: topic.to_string(),
         events,
+        ..Default::default()
     }))
     .await
     .map(|response| response.into_inner().results)

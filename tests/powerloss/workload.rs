@@ -117,6 +117,7 @@ impl Request {
         pb::PublishRequest {
             topic: self.topic.clone(),
             events: self.keys.iter().map(|key| event_for(key)).collect(),
+            ..Default::default()
         }
     }
 }
@@ -491,6 +492,7 @@ async fn republish(client: &mut Client, sample: &[(String, Stored)], rng: &mut R
             let request = pb::PublishRequest {
                 topic: topic.to_string(),
                 events: chunk.iter().map(|(key, _)| event_for(key)).collect(),
+                ..Default::default()
             };
             let results = within(client.publish(request))
                 .await
@@ -602,6 +604,7 @@ pub async fn run(mut fs: PowerLossFs, settings: Settings, mut rng: Rng) -> Summa
             let request = pb::PublishRequest {
                 topic: settings.topics[0].to_string(),
                 events: vec![event_for("after-the-last-power-cut")],
+                ..Default::default()
             };
             let results = within(client.publish(request))
                 .await
