@@ -3,15 +3,20 @@ import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-load
 
 import type { CreateTopicRequest as _eventstream_v1_CreateTopicRequest, CreateTopicRequest__Output as _eventstream_v1_CreateTopicRequest__Output } from './eventstream/v1/CreateTopicRequest';
 import type { CreateTopicResponse as _eventstream_v1_CreateTopicResponse, CreateTopicResponse__Output as _eventstream_v1_CreateTopicResponse__Output } from './eventstream/v1/CreateTopicResponse';
+import type { Cursor as _eventstream_v1_Cursor, Cursor__Output as _eventstream_v1_Cursor__Output } from './eventstream/v1/Cursor';
+import type { CursorUpdate as _eventstream_v1_CursorUpdate, CursorUpdate__Output as _eventstream_v1_CursorUpdate__Output } from './eventstream/v1/CursorUpdate';
 import type { DeleteTopicRequest as _eventstream_v1_DeleteTopicRequest, DeleteTopicRequest__Output as _eventstream_v1_DeleteTopicRequest__Output } from './eventstream/v1/DeleteTopicRequest';
 import type { DeleteTopicResponse as _eventstream_v1_DeleteTopicResponse, DeleteTopicResponse__Output as _eventstream_v1_DeleteTopicResponse__Output } from './eventstream/v1/DeleteTopicResponse';
 import type { Event as _eventstream_v1_Event, Event__Output as _eventstream_v1_Event__Output } from './eventstream/v1/Event';
 import type { EventData as _eventstream_v1_EventData, EventData__Output as _eventstream_v1_EventData__Output } from './eventstream/v1/EventData';
 import type { EventStreamServiceClient as _eventstream_v1_EventStreamServiceClient, EventStreamServiceDefinition as _eventstream_v1_EventStreamServiceDefinition } from './eventstream/v1/EventStreamService';
+import type { GetCursorRequest as _eventstream_v1_GetCursorRequest, GetCursorRequest__Output as _eventstream_v1_GetCursorRequest__Output } from './eventstream/v1/GetCursorRequest';
+import type { GetCursorResponse as _eventstream_v1_GetCursorResponse, GetCursorResponse__Output as _eventstream_v1_GetCursorResponse__Output } from './eventstream/v1/GetCursorResponse';
 import type { GetTopicRequest as _eventstream_v1_GetTopicRequest, GetTopicRequest__Output as _eventstream_v1_GetTopicRequest__Output } from './eventstream/v1/GetTopicRequest';
 import type { GetTopicResponse as _eventstream_v1_GetTopicResponse, GetTopicResponse__Output as _eventstream_v1_GetTopicResponse__Output } from './eventstream/v1/GetTopicResponse';
 import type { ListTopicsRequest as _eventstream_v1_ListTopicsRequest, ListTopicsRequest__Output as _eventstream_v1_ListTopicsRequest__Output } from './eventstream/v1/ListTopicsRequest';
 import type { ListTopicsResponse as _eventstream_v1_ListTopicsResponse, ListTopicsResponse__Output as _eventstream_v1_ListTopicsResponse__Output } from './eventstream/v1/ListTopicsResponse';
+import type { Precondition as _eventstream_v1_Precondition, Precondition__Output as _eventstream_v1_Precondition__Output } from './eventstream/v1/Precondition';
 import type { PublishError as _eventstream_v1_PublishError, PublishError__Output as _eventstream_v1_PublishError__Output } from './eventstream/v1/PublishError';
 import type { PublishRequest as _eventstream_v1_PublishRequest, PublishRequest__Output as _eventstream_v1_PublishRequest__Output } from './eventstream/v1/PublishRequest';
 import type { PublishResponse as _eventstream_v1_PublishResponse, PublishResponse__Output as _eventstream_v1_PublishResponse__Output } from './eventstream/v1/PublishResponse';
@@ -34,6 +39,8 @@ export interface ProtoGrpcType {
     v1: {
       CreateTopicRequest: MessageTypeDefinition<_eventstream_v1_CreateTopicRequest, _eventstream_v1_CreateTopicRequest__Output>
       CreateTopicResponse: MessageTypeDefinition<_eventstream_v1_CreateTopicResponse, _eventstream_v1_CreateTopicResponse__Output>
+      Cursor: MessageTypeDefinition<_eventstream_v1_Cursor, _eventstream_v1_Cursor__Output>
+      CursorUpdate: MessageTypeDefinition<_eventstream_v1_CursorUpdate, _eventstream_v1_CursorUpdate__Output>
       DeleteTopicRequest: MessageTypeDefinition<_eventstream_v1_DeleteTopicRequest, _eventstream_v1_DeleteTopicRequest__Output>
       DeleteTopicResponse: MessageTypeDefinition<_eventstream_v1_DeleteTopicResponse, _eventstream_v1_DeleteTopicResponse__Output>
       Event: MessageTypeDefinition<_eventstream_v1_Event, _eventstream_v1_Event__Output>
@@ -42,10 +49,13 @@ export interface ProtoGrpcType {
        * The event-streaming API: publish to topics, subscribe to them, manage them.
        */
       EventStreamService: SubtypeConstructor<typeof grpc.Client, _eventstream_v1_EventStreamServiceClient> & { service: _eventstream_v1_EventStreamServiceDefinition }
+      GetCursorRequest: MessageTypeDefinition<_eventstream_v1_GetCursorRequest, _eventstream_v1_GetCursorRequest__Output>
+      GetCursorResponse: MessageTypeDefinition<_eventstream_v1_GetCursorResponse, _eventstream_v1_GetCursorResponse__Output>
       GetTopicRequest: MessageTypeDefinition<_eventstream_v1_GetTopicRequest, _eventstream_v1_GetTopicRequest__Output>
       GetTopicResponse: MessageTypeDefinition<_eventstream_v1_GetTopicResponse, _eventstream_v1_GetTopicResponse__Output>
       ListTopicsRequest: MessageTypeDefinition<_eventstream_v1_ListTopicsRequest, _eventstream_v1_ListTopicsRequest__Output>
       ListTopicsResponse: MessageTypeDefinition<_eventstream_v1_ListTopicsResponse, _eventstream_v1_ListTopicsResponse__Output>
+      Precondition: MessageTypeDefinition<_eventstream_v1_Precondition, _eventstream_v1_Precondition__Output>
       PublishError: MessageTypeDefinition<_eventstream_v1_PublishError, _eventstream_v1_PublishError__Output>
       PublishRequest: MessageTypeDefinition<_eventstream_v1_PublishRequest, _eventstream_v1_PublishRequest__Output>
       PublishResponse: MessageTypeDefinition<_eventstream_v1_PublishResponse, _eventstream_v1_PublishResponse__Output>

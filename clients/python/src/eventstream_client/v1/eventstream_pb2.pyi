@@ -21,7 +21,7 @@ START_POSITION_EARLIEST: StartPosition
 START_POSITION_LATEST: StartPosition
 
 class EventData(_message.Message):
-    __slots__ = ("type", "payload", "idempotency_key", "key", "headers", "content_type", "schema_version")
+    __slots__ = ("type", "payload", "idempotency_key", "key", "headers", "content_type", "schema_version", "expected_key_version")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +36,7 @@ class EventData(_message.Message):
     HEADERS_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_KEY_VERSION_FIELD_NUMBER: _ClassVar[int]
     type: str
     payload: bytes
     idempotency_key: str
@@ -43,10 +44,19 @@ class EventData(_message.Message):
     headers: _containers.ScalarMap[str, str]
     content_type: str
     schema_version: int
-    def __init__(self, type: _Optional[str] = ..., payload: _Optional[bytes] = ..., idempotency_key: _Optional[str] = ..., key: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., content_type: _Optional[str] = ..., schema_version: _Optional[int] = ...) -> None: ...
+    expected_key_version: Precondition
+    def __init__(self, type: _Optional[str] = ..., payload: _Optional[bytes] = ..., idempotency_key: _Optional[str] = ..., key: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., content_type: _Optional[str] = ..., schema_version: _Optional[int] = ..., expected_key_version: _Optional[_Union[Precondition, _Mapping]] = ...) -> None: ...
+
+class Precondition(_message.Message):
+    __slots__ = ("absent", "equals")
+    ABSENT_FIELD_NUMBER: _ClassVar[int]
+    EQUALS_FIELD_NUMBER: _ClassVar[int]
+    absent: bool
+    equals: int
+    def __init__(self, absent: _Optional[bool] = ..., equals: _Optional[int] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("id", "topic", "offset", "time", "type", "payload", "idempotency_key", "key", "headers", "content_type", "schema_version")
+    __slots__ = ("id", "topic", "offset", "time", "type", "payload", "idempotency_key", "key", "headers", "content_type", "schema_version", "key_version")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -65,6 +75,7 @@ class Event(_message.Message):
     HEADERS_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    KEY_VERSION_FIELD_NUMBER: _ClassVar[int]
     id: str
     topic: str
     offset: int
@@ -76,15 +87,56 @@ class Event(_message.Message):
     headers: _containers.ScalarMap[str, str]
     content_type: str
     schema_version: int
-    def __init__(self, id: _Optional[str] = ..., topic: _Optional[str] = ..., offset: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., type: _Optional[str] = ..., payload: _Optional[bytes] = ..., idempotency_key: _Optional[str] = ..., key: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., content_type: _Optional[str] = ..., schema_version: _Optional[int] = ...) -> None: ...
+    key_version: int
+    def __init__(self, id: _Optional[str] = ..., topic: _Optional[str] = ..., offset: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., type: _Optional[str] = ..., payload: _Optional[bytes] = ..., idempotency_key: _Optional[str] = ..., key: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., content_type: _Optional[str] = ..., schema_version: _Optional[int] = ..., key_version: _Optional[int] = ...) -> None: ...
 
 class PublishRequest(_message.Message):
-    __slots__ = ("topic", "events")
+    __slots__ = ("topic", "events", "expected_next_offset", "cursor")
     TOPIC_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_NEXT_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
     topic: str
     events: _containers.RepeatedCompositeFieldContainer[EventData]
-    def __init__(self, topic: _Optional[str] = ..., events: _Optional[_Iterable[_Union[EventData, _Mapping]]] = ...) -> None: ...
+    expected_next_offset: int
+    cursor: CursorUpdate
+    def __init__(self, topic: _Optional[str] = ..., events: _Optional[_Iterable[_Union[EventData, _Mapping]]] = ..., expected_next_offset: _Optional[int] = ..., cursor: _Optional[_Union[CursorUpdate, _Mapping]] = ...) -> None: ...
+
+class CursorUpdate(_message.Message):
+    __slots__ = ("name", "position", "expected_position")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_POSITION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    position: int
+    expected_position: Precondition
+    def __init__(self, name: _Optional[str] = ..., position: _Optional[int] = ..., expected_position: _Optional[_Union[Precondition, _Mapping]] = ...) -> None: ...
+
+class GetCursorRequest(_message.Message):
+    __slots__ = ("topic", "name")
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    topic: str
+    name: str
+    def __init__(self, topic: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class GetCursorResponse(_message.Message):
+    __slots__ = ("cursor",)
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    cursor: Cursor
+    def __init__(self, cursor: _Optional[_Union[Cursor, _Mapping]] = ...) -> None: ...
+
+class Cursor(_message.Message):
+    __slots__ = ("topic", "name", "position", "update_time")
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    topic: str
+    name: str
+    position: int
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, topic: _Optional[str] = ..., name: _Optional[str] = ..., position: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class PublishResponse(_message.Message):
     __slots__ = ("results",)
@@ -93,16 +145,18 @@ class PublishResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[PublishResult, _Mapping]]] = ...) -> None: ...
 
 class PublishResult(_message.Message):
-    __slots__ = ("offset", "id", "time", "duplicate")
+    __slots__ = ("offset", "id", "time", "duplicate", "key_version")
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    KEY_VERSION_FIELD_NUMBER: _ClassVar[int]
     offset: int
     id: str
     time: _timestamp_pb2.Timestamp
     duplicate: bool
-    def __init__(self, offset: _Optional[int] = ..., id: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+    key_version: int
+    def __init__(self, offset: _Optional[int] = ..., id: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duplicate: _Optional[bool] = ..., key_version: _Optional[int] = ...) -> None: ...
 
 class PublishStreamRequest(_message.Message):
     __slots__ = ("request",)

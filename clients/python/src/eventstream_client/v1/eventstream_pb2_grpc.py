@@ -70,6 +70,11 @@ class EventStreamServiceStub:
                 request_serializer=eventstream_dot_v1_dot_eventstream__pb2.DeleteTopicRequest.SerializeToString,
                 response_deserializer=eventstream_dot_v1_dot_eventstream__pb2.DeleteTopicResponse.FromString,
                 _registered_method=True)
+        self.GetCursor = channel.unary_unary(
+                '/eventstream.v1.EventStreamService/GetCursor',
+                request_serializer=eventstream_dot_v1_dot_eventstream__pb2.GetCursorRequest.SerializeToString,
+                response_deserializer=eventstream_dot_v1_dot_eventstream__pb2.GetCursorResponse.FromString,
+                _registered_method=True)
 
 
 class EventStreamServiceServicer:
@@ -85,7 +90,17 @@ class EventStreamServiceServicer:
         `duplicate = true`. Errors: INVALID_ARGUMENT (bad topic name, no events, empty type,
         idempotency key over 256 bytes, payload over the server's limit), NOT_FOUND (topic missing and
         auto-create off), FAILED_PRECONDITION (an idempotency key reused with a different type or
-        payload; nothing of the request is appended).
+        payload; nothing of the request is appended), ABORTED (an expectation failed:
+        `expected_next_offset`, an event's `expected_key_version` or the cursor's
+        `expected_position`; nothing of the request is appended, and the status carries a
+        google.rpc.ErrorInfo detail with the current value), RESOURCE_EXHAUSTED (the disk is full).
+
+        Order of checks: validation; then idempotency (an event whose key was already appended is a
+        duplicate); if every event is a duplicate, the request is a retry of one already appended and
+        succeeds with the original results, checking no expectation and leaving the cursor alone;
+        otherwise `expected_next_offset`, then each new event's `expected_key_version` in request
+        order (counting the request's own earlier events), then the cursor's `expected_position`.
+        Expectations are checked inside the group commit, so they hold under any concurrency.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -148,6 +163,14 @@ class EventStreamServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCursor(self, request, context):
+        """Reads a named cursor stored with a topic (see `PublishRequest.cursor`). NOT_FOUND if the
+        topic does not exist or the cursor was never set.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EventStreamServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -185,6 +208,11 @@ def add_EventStreamServiceServicer_to_server(servicer, server):
                     servicer.DeleteTopic,
                     request_deserializer=eventstream_dot_v1_dot_eventstream__pb2.DeleteTopicRequest.FromString,
                     response_serializer=eventstream_dot_v1_dot_eventstream__pb2.DeleteTopicResponse.SerializeToString,
+            ),
+            'GetCursor': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCursor,
+                    request_deserializer=eventstream_dot_v1_dot_eventstream__pb2.GetCursorRequest.FromString,
+                    response_serializer=eventstream_dot_v1_dot_eventstream__pb2.GetCursorResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -377,6 +405,33 @@ class EventStreamService:
             '/eventstream.v1.EventStreamService/DeleteTopic',
             eventstream_dot_v1_dot_eventstream__pb2.DeleteTopicRequest.SerializeToString,
             eventstream_dot_v1_dot_eventstream__pb2.DeleteTopicResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCursor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eventstream.v1.EventStreamService/GetCursor',
+            eventstream_dot_v1_dot_eventstream__pb2.GetCursorRequest.SerializeToString,
+            eventstream_dot_v1_dot_eventstream__pb2.GetCursorResponse.FromString,
             options,
             channel_credentials,
             insecure,

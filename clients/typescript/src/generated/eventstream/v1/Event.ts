@@ -51,6 +51,12 @@ export interface Event {
    * The publisher's schema version.
    */
   'schemaVersion'?: (number);
+  /**
+   * The event's version within its key: 0 for the key's first event, then 1, 2, ... Kept across
+   * retention (a key's versions never restart). Unset for events without a key.
+   */
+  'keyVersion'?: (number | string | Long);
+  '_keyVersion'?: "keyVersion";
 }
 
 /**
@@ -101,4 +107,10 @@ export interface Event__Output {
    * The publisher's schema version.
    */
   'schemaVersion': (number);
+  /**
+   * The event's version within its key: 0 for the key's first event, then 1, 2, ... Kept across
+   * retention (a key's versions never restart). Unset for events without a key.
+   */
+  'keyVersion'?: (string);
+  '_keyVersion'?: "keyVersion";
 }

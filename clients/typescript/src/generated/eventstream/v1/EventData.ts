@@ -1,5 +1,6 @@
 // Original file: proto/eventstream/v1/eventstream.proto
 
+import type { Precondition as _eventstream_v1_Precondition, Precondition__Output as _eventstream_v1_Precondition__Output } from '../../eventstream/v1/Precondition';
 
 /**
  * An event as a publisher hands it to the server.
@@ -34,6 +35,11 @@ export interface EventData {
    * The version of the payload's schema, for consumers that upcast old events.
    */
   'schemaVersion'?: (number);
+  /**
+   * Appends the event only if its `key`'s latest version is as expected (`absent`: the key has
+   * no events yet; `equals`: its latest event has exactly this version). Unset: any. Needs `key`.
+   */
+  'expectedKeyVersion'?: (_eventstream_v1_Precondition | null);
 }
 
 /**
@@ -69,4 +75,9 @@ export interface EventData__Output {
    * The version of the payload's schema, for consumers that upcast old events.
    */
   'schemaVersion': (number);
+  /**
+   * Appends the event only if its `key`'s latest version is as expected (`absent`: the key has
+   * no events yet; `equals`: its latest event has exactly this version). Unset: any. Needs `key`.
+   */
+  'expectedKeyVersion': (_eventstream_v1_Precondition__Output | null);
 }

@@ -6,6 +6,8 @@ import type { CreateTopicRequest as _eventstream_v1_CreateTopicRequest, CreateTo
 import type { CreateTopicResponse as _eventstream_v1_CreateTopicResponse, CreateTopicResponse__Output as _eventstream_v1_CreateTopicResponse__Output } from '../../eventstream/v1/CreateTopicResponse';
 import type { DeleteTopicRequest as _eventstream_v1_DeleteTopicRequest, DeleteTopicRequest__Output as _eventstream_v1_DeleteTopicRequest__Output } from '../../eventstream/v1/DeleteTopicRequest';
 import type { DeleteTopicResponse as _eventstream_v1_DeleteTopicResponse, DeleteTopicResponse__Output as _eventstream_v1_DeleteTopicResponse__Output } from '../../eventstream/v1/DeleteTopicResponse';
+import type { GetCursorRequest as _eventstream_v1_GetCursorRequest, GetCursorRequest__Output as _eventstream_v1_GetCursorRequest__Output } from '../../eventstream/v1/GetCursorRequest';
+import type { GetCursorResponse as _eventstream_v1_GetCursorResponse, GetCursorResponse__Output as _eventstream_v1_GetCursorResponse__Output } from '../../eventstream/v1/GetCursorResponse';
 import type { GetTopicRequest as _eventstream_v1_GetTopicRequest, GetTopicRequest__Output as _eventstream_v1_GetTopicRequest__Output } from '../../eventstream/v1/GetTopicRequest';
 import type { GetTopicResponse as _eventstream_v1_GetTopicResponse, GetTopicResponse__Output as _eventstream_v1_GetTopicResponse__Output } from '../../eventstream/v1/GetTopicResponse';
 import type { ListTopicsRequest as _eventstream_v1_ListTopicsRequest, ListTopicsRequest__Output as _eventstream_v1_ListTopicsRequest__Output } from '../../eventstream/v1/ListTopicsRequest';
@@ -56,6 +58,23 @@ export interface EventStreamServiceClient extends grpc.Client {
   deleteTopic(argument: _eventstream_v1_DeleteTopicRequest, callback: grpc.requestCallback<_eventstream_v1_DeleteTopicResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Reads a named cursor stored with a topic (see `PublishRequest.cursor`). NOT_FOUND if the
+   * topic does not exist or the cursor was never set.
+   */
+  GetCursor(argument: _eventstream_v1_GetCursorRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_GetCursorResponse__Output>): grpc.ClientUnaryCall;
+  GetCursor(argument: _eventstream_v1_GetCursorRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_eventstream_v1_GetCursorResponse__Output>): grpc.ClientUnaryCall;
+  GetCursor(argument: _eventstream_v1_GetCursorRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_GetCursorResponse__Output>): grpc.ClientUnaryCall;
+  GetCursor(argument: _eventstream_v1_GetCursorRequest, callback: grpc.requestCallback<_eventstream_v1_GetCursorResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Reads a named cursor stored with a topic (see `PublishRequest.cursor`). NOT_FOUND if the
+   * topic does not exist or the cursor was never set.
+   */
+  getCursor(argument: _eventstream_v1_GetCursorRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_GetCursorResponse__Output>): grpc.ClientUnaryCall;
+  getCursor(argument: _eventstream_v1_GetCursorRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_eventstream_v1_GetCursorResponse__Output>): grpc.ClientUnaryCall;
+  getCursor(argument: _eventstream_v1_GetCursorRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_GetCursorResponse__Output>): grpc.ClientUnaryCall;
+  getCursor(argument: _eventstream_v1_GetCursorRequest, callback: grpc.requestCallback<_eventstream_v1_GetCursorResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Describes one topic: configuration, retained offset range and stored size. NOT_FOUND if missing.
    */
   GetTopic(argument: _eventstream_v1_GetTopicRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_GetTopicResponse__Output>): grpc.ClientUnaryCall;
@@ -94,7 +113,17 @@ export interface EventStreamServiceClient extends grpc.Client {
    * `duplicate = true`. Errors: INVALID_ARGUMENT (bad topic name, no events, empty type,
    * idempotency key over 256 bytes, payload over the server's limit), NOT_FOUND (topic missing and
    * auto-create off), FAILED_PRECONDITION (an idempotency key reused with a different type or
-   * payload; nothing of the request is appended).
+   * payload; nothing of the request is appended), ABORTED (an expectation failed:
+   * `expected_next_offset`, an event's `expected_key_version` or the cursor's
+   * `expected_position`; nothing of the request is appended, and the status carries a
+   * google.rpc.ErrorInfo detail with the current value), RESOURCE_EXHAUSTED (the disk is full).
+   * 
+   * Order of checks: validation; then idempotency (an event whose key was already appended is a
+   * duplicate); if every event is a duplicate, the request is a retry of one already appended and
+   * succeeds with the original results, checking no expectation and leaving the cursor alone;
+   * otherwise `expected_next_offset`, then each new event's `expected_key_version` in request
+   * order (counting the request's own earlier events), then the cursor's `expected_position`.
+   * Expectations are checked inside the group commit, so they hold under any concurrency.
    */
   Publish(argument: _eventstream_v1_PublishRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_PublishResponse__Output>): grpc.ClientUnaryCall;
   Publish(argument: _eventstream_v1_PublishRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_eventstream_v1_PublishResponse__Output>): grpc.ClientUnaryCall;
@@ -109,7 +138,17 @@ export interface EventStreamServiceClient extends grpc.Client {
    * `duplicate = true`. Errors: INVALID_ARGUMENT (bad topic name, no events, empty type,
    * idempotency key over 256 bytes, payload over the server's limit), NOT_FOUND (topic missing and
    * auto-create off), FAILED_PRECONDITION (an idempotency key reused with a different type or
-   * payload; nothing of the request is appended).
+   * payload; nothing of the request is appended), ABORTED (an expectation failed:
+   * `expected_next_offset`, an event's `expected_key_version` or the cursor's
+   * `expected_position`; nothing of the request is appended, and the status carries a
+   * google.rpc.ErrorInfo detail with the current value), RESOURCE_EXHAUSTED (the disk is full).
+   * 
+   * Order of checks: validation; then idempotency (an event whose key was already appended is a
+   * duplicate); if every event is a duplicate, the request is a retry of one already appended and
+   * succeeds with the original results, checking no expectation and leaving the cursor alone;
+   * otherwise `expected_next_offset`, then each new event's `expected_key_version` in request
+   * order (counting the request's own earlier events), then the cursor's `expected_position`.
+   * Expectations are checked inside the group commit, so they hold under any concurrency.
    */
   publish(argument: _eventstream_v1_PublishRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_PublishResponse__Output>): grpc.ClientUnaryCall;
   publish(argument: _eventstream_v1_PublishRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_eventstream_v1_PublishResponse__Output>): grpc.ClientUnaryCall;
@@ -183,6 +222,12 @@ export interface EventStreamServiceHandlers extends grpc.UntypedServiceImplement
   DeleteTopic: grpc.handleUnaryCall<_eventstream_v1_DeleteTopicRequest__Output, _eventstream_v1_DeleteTopicResponse>;
   
   /**
+   * Reads a named cursor stored with a topic (see `PublishRequest.cursor`). NOT_FOUND if the
+   * topic does not exist or the cursor was never set.
+   */
+  GetCursor: grpc.handleUnaryCall<_eventstream_v1_GetCursorRequest__Output, _eventstream_v1_GetCursorResponse>;
+  
+  /**
    * Describes one topic: configuration, retained offset range and stored size. NOT_FOUND if missing.
    */
   GetTopic: grpc.handleUnaryCall<_eventstream_v1_GetTopicRequest__Output, _eventstream_v1_GetTopicResponse>;
@@ -201,7 +246,17 @@ export interface EventStreamServiceHandlers extends grpc.UntypedServiceImplement
    * `duplicate = true`. Errors: INVALID_ARGUMENT (bad topic name, no events, empty type,
    * idempotency key over 256 bytes, payload over the server's limit), NOT_FOUND (topic missing and
    * auto-create off), FAILED_PRECONDITION (an idempotency key reused with a different type or
-   * payload; nothing of the request is appended).
+   * payload; nothing of the request is appended), ABORTED (an expectation failed:
+   * `expected_next_offset`, an event's `expected_key_version` or the cursor's
+   * `expected_position`; nothing of the request is appended, and the status carries a
+   * google.rpc.ErrorInfo detail with the current value), RESOURCE_EXHAUSTED (the disk is full).
+   * 
+   * Order of checks: validation; then idempotency (an event whose key was already appended is a
+   * duplicate); if every event is a duplicate, the request is a retry of one already appended and
+   * succeeds with the original results, checking no expectation and leaving the cursor alone;
+   * otherwise `expected_next_offset`, then each new event's `expected_key_version` in request
+   * order (counting the request's own earlier events), then the cursor's `expected_position`.
+   * Expectations are checked inside the group commit, so they hold under any concurrency.
    */
   Publish: grpc.handleUnaryCall<_eventstream_v1_PublishRequest__Output, _eventstream_v1_PublishResponse>;
   
@@ -233,6 +288,7 @@ export interface EventStreamServiceHandlers extends grpc.UntypedServiceImplement
 export interface EventStreamServiceDefinition extends grpc.ServiceDefinition {
   CreateTopic: MethodDefinition<_eventstream_v1_CreateTopicRequest, _eventstream_v1_CreateTopicResponse, _eventstream_v1_CreateTopicRequest__Output, _eventstream_v1_CreateTopicResponse__Output>
   DeleteTopic: MethodDefinition<_eventstream_v1_DeleteTopicRequest, _eventstream_v1_DeleteTopicResponse, _eventstream_v1_DeleteTopicRequest__Output, _eventstream_v1_DeleteTopicResponse__Output>
+  GetCursor: MethodDefinition<_eventstream_v1_GetCursorRequest, _eventstream_v1_GetCursorResponse, _eventstream_v1_GetCursorRequest__Output, _eventstream_v1_GetCursorResponse__Output>
   GetTopic: MethodDefinition<_eventstream_v1_GetTopicRequest, _eventstream_v1_GetTopicResponse, _eventstream_v1_GetTopicRequest__Output, _eventstream_v1_GetTopicResponse__Output>
   ListTopics: MethodDefinition<_eventstream_v1_ListTopicsRequest, _eventstream_v1_ListTopicsResponse, _eventstream_v1_ListTopicsRequest__Output, _eventstream_v1_ListTopicsResponse__Output>
   Publish: MethodDefinition<_eventstream_v1_PublishRequest, _eventstream_v1_PublishResponse, _eventstream_v1_PublishRequest__Output, _eventstream_v1_PublishResponse__Output>

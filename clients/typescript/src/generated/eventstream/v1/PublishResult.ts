@@ -23,6 +23,11 @@ export interface PublishResult {
    * True if the idempotency key had already been appended and this event was not appended again.
    */
   'duplicate'?: (boolean);
+  /**
+   * The event's version within its key (see `Event.key_version`); unset without a key.
+   */
+  'keyVersion'?: (number | string | Long);
+  '_keyVersion'?: "keyVersion";
 }
 
 /**
@@ -45,4 +50,9 @@ export interface PublishResult__Output {
    * True if the idempotency key had already been appended and this event was not appended again.
    */
   'duplicate': (boolean);
+  /**
+   * The event's version within its key (see `Event.key_version`); unset without a key.
+   */
+  'keyVersion'?: (string);
+  '_keyVersion'?: "keyVersion";
 }

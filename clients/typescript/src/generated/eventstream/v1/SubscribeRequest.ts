@@ -30,7 +30,8 @@ export interface SubscribeRequest {
    */
   'types'?: (string)[];
   /**
-   * Deliver only events with this key. Empty: all keys.
+   * Deliver only events with this key. Empty: all keys. Served from the topic's key index, so a
+   * key's history costs what the key holds, not what the topic holds.
    */
   'key'?: (string);
   /**
@@ -69,7 +70,8 @@ export interface SubscribeRequest__Output {
    */
   'types': (string)[];
   /**
-   * Deliver only events with this key. Empty: all keys.
+   * Deliver only events with this key. Empty: all keys. Served from the topic's key index, so a
+   * key's history costs what the key holds, not what the topic holds.
    */
   'key': (string);
   /**
