@@ -48,6 +48,10 @@ struct Sizes {
     replay: u64,
     latency_secs: u64,
     fanout: u64,
+    /// Events in the topic whose keys are read one at a time (100 per key).
+    key_reads: u64,
+    /// Events published per expected-version run.
+    versioned: u64,
 }
 
 impl Sizes {
@@ -60,6 +64,8 @@ impl Sizes {
                 replay: 20_000,
                 latency_secs: 1,
                 fanout: 10_000,
+                key_reads: 20_000,
+                versioned: 20_000,
             }
         } else {
             Self {
@@ -69,6 +75,8 @@ impl Sizes {
                 replay: 1_000_000,
                 latency_secs: 5,
                 fanout: 1_000_000,
+                key_reads: 1_000_000,
+                versioned: 1_000_000,
             }
         }
     }
@@ -262,6 +270,132 @@ async fn consume(
         seen += response.events.len() as u64;
     }
     Ok(started.elapsed())
+}
+
+/// Events per key in the key-read workload.
+const EVENTS_PER_KEY: u64 = 100;
+/// Keys each publisher of the expected-version workloads writes to.
+const KEYS_PER_PUBLISHER: u64 = 1_000;
+
+/// 8 publishers share `total` keyed events in 100-event requests; each owns its keys and, with
+/// `expect`, sends every event with the key version it expects (absent first, then the last
+/// one), as an event-sourced application does.
+async fn publish_versioned(server: &Server, total: u64, expect: bool) -> BenchResult<Duration> {
+    const TASKS: u64 = 8;
+    const PER_REQUEST: u64 = 100;
+    use pb::precondition::Expected;
+    let client = server.client().await?;
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for task in 0..TASKS {
+        let mut client = client.clone();
+        handles.push(tokio::spawn(async move {
+            let mut versions: std::collections::HashMap<u64, u64> = Default::default();
+            let mut sent = 0;
+            while sent < total / TASKS {
+                let mut events = Vec::with_capacity(PER_REQUEST as usize);
+                for _ in 0..PER_REQUEST {
+                    let key = sent % KEYS_PER_PUBLISHER;
+                    let expected = match versions.get(&key) {
+                        Some(version) => Expected::Equals(*version),
+                        None => Expected::Absent(true),
+                    };
+                    versions.insert(key, versions.get(&key).map_or(0, |v| v + 1));
+                    events.push(pb::EventData {
+                        key: format!("p{task}-{key}"),
+                        expected_key_version: expect.then_some(pb::Precondition {
+                            expected: Some(expected),
+                        }),
+                        ..event(sent, false)
+                    });
+                    sent += 1;
+                }
+                publish(&mut client, "bench", events).await?;
+            }
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        }));
+    }
+    for handle in handles {
+        handle.await??;
+    }
+    Ok(started.elapsed())
+}
+
+async fn keyed_unchecked(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
+    let elapsed = publish_versioned(server, sizes.versioned, false).await?;
+    Ok(sample(server, rate(sizes.versioned, elapsed)))
+}
+
+async fn keyed_expected(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
+    let elapsed = publish_versioned(server, sizes.versioned, true).await?;
+    Ok(sample(server, rate(sizes.versioned, elapsed)))
+}
+
+/// Fills a topic with `key_reads` events spread over keys of 100 events each, then reads 200
+/// random keys' histories one after another through the key index.
+async fn key_read(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
+    const READS: usize = 200;
+    let keys = sizes.key_reads / EVENTS_PER_KEY;
+    let client = server.client().await?;
+    let counter = Arc::new(AtomicU64::new(0));
+    let mut handles = Vec::new();
+    for _ in 0..8 {
+        let mut client = client.clone();
+        let counter = Arc::clone(&counter);
+        let total = sizes.key_reads;
+        handles.push(tokio::spawn(async move {
+            loop {
+                let first = counter.fetch_add(100, Ordering::Relaxed);
+                if first >= total {
+                    return Ok::<_, Box<dyn std::error::Error + Send + Sync>>(());
+                }
+                let events = (first..(first + 100).min(total))
+                    .map(|n| pb::EventData {
+                        key: format!("account-{}", n % keys),
+                        ..event(n, false)
+                    })
+                    .collect();
+                publish(&mut client, "bench", events).await?;
+            }
+        }));
+    }
+    for handle in handles {
+        handle.await??;
+    }
+    let mut client = server.client().await?;
+    let mut latencies = Vec::with_capacity(READS);
+    let started = Instant::now();
+    for _ in 0..READS {
+        let key = format!("account-{}", fastrand::u64(..keys));
+        let read_started = Instant::now();
+        let mut stream = client
+            .subscribe(pb::SubscribeRequest {
+                topic: "bench".into(),
+                start: Some(pb::subscribe_request::Start::Position(
+                    pb::StartPosition::Earliest as i32,
+                )),
+                key,
+                stop_at_end: true,
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        let mut events = 0;
+        while let Some(response) = stream.message().await? {
+            events += response.events.len() as u64;
+        }
+        latencies.push(read_started.elapsed());
+        if events != EVENTS_PER_KEY {
+            return Err(
+                format!("a key read returned {events} events, not {EVENTS_PER_KEY}").into(),
+            );
+        }
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let mut result = sample(server, rate(READS as u64 * EVENTS_PER_KEY, elapsed));
+    result.latency = Some((latencies[READS / 2], latencies[READS * 99 / 100]));
+    Ok(result)
 }
 
 fn rate(events: u64, elapsed: Duration) -> f64 {
@@ -492,5 +626,14 @@ async fn main() -> BenchResult<()> {
     workload!("replay stored events from offset 0", replay);
     workload!("publish→subscriber latency at 5,000 events/s", latency);
     workload!("fan-out: 4 live subscribers (events delivered)", fanout);
+    workload!(
+        "read one key's 100 events out of the topic (key index; notes: per read)",
+        key_read
+    );
+    workload!(
+        "keyed publish, 100-event requests, 8 publishers, no expectations",
+        keyed_unchecked
+    );
+    workload!("same, expected key version on every event", keyed_expected);
     Ok(())
 }
