@@ -65,12 +65,28 @@ async fn payments_fanout_handles_every_payment_exactly_once_through_crashes() {
 }
 
 #[tokio::test]
-async fn bank_account_counts_a_retried_deposit_once() {
+async fn bank_account_never_overdraws_and_projects_every_event_once_through_crashes() {
     let stdout = run_example("bank-account", &["--transactions", "60"]).await;
-    assert!(stdout.contains("duplicate = true"), "{stdout}");
+    for step in [
+        "rebuilt from the key index",
+        "conflicts retried",
+        "projector: killed at cursor",
+        "projector: resumes at ledger offset",
+        "server: killed with SIGKILL",
+        "duplicate = true",
+    ] {
+        assert!(stdout.contains(step), "{step:?} missing:\n{stdout}");
+    }
     assert!(!stdout.contains("WRONG"), "{stdout}");
-    assert!(
-        stdout.contains("every transaction counted exactly once"),
-        "{stdout}"
-    );
+    for verdict in [
+        "ok no account ever went below zero",
+        "ok every balance is its deposits minus its accepted withdrawals",
+        "ok the live balance matches the books",
+        "ok balances holds exactly one BalanceChanged per ledger event, in order",
+        "ok the projected balances match a serial computation of the ledger",
+        "ok the projector's cursor is at the end of the ledger",
+        "never overdrawn, every transaction counted once, every ledger event projected once",
+    ] {
+        assert!(stdout.contains(verdict), "{verdict:?} missing:\n{stdout}");
+    }
 }

@@ -1,41 +1,69 @@
-//! Event-sourced bank account: deposits and withdrawals are events keyed by account id; an
-//! account's balance is rebuilt by replaying its events (`key` filter, `stop_at_end`), then kept
-//! current by following live events from where the replay ended, across a server crash. A
-//! deposit whose reply is lost on the network is retried after a timeout and still counts once.
+//! Event-sourced bank account, the showcase for event sourcing: deposits and withdrawals are
+//! events keyed by account id in the `ledger` topic.
+//!
+//! - Concurrent tellers withdraw from one account. Each decides on the balance it replayed and
+//!   publishes expecting the account's version it read, so a withdrawal decided on a stale
+//!   balance is refused and decided again: no account is ever overdrawn.
+//! - An account's balance is rebuilt from the key index (`key` filter, `stop_at_end`), then kept
+//!   current by following live events from where the replay ended, across a server crash.
+//! - A projector turns every ledger event into a `BalanceChanged` event on the `balances` topic,
+//!   moving its cursor in the same atomic publish. The projector is killed and restarted, the
+//!   server is killed with SIGKILL, and still every ledger event is projected exactly once.
+//! - A deposit whose reply is lost on the network is retried after a timeout and counts once.
+//!
 //! See README.md beside this file.
 
 #[path = "../support/server.rs"]
 mod server;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
 use eventstream::client::fault::LoseReplies;
 use eventstream::client::{
-    BoxError, Client, RetryPolicy, StartAt, SubscribeOptions, Subscription, event,
+    BoxError, Client, ClientError, RetryPolicy, StartAt, SubscribeOptions, Subscription, event,
 };
 use eventstream::pb;
+use eventstream::pb::precondition::Expected;
 use serde::{Deserialize, Serialize};
 use server::{ServerProcess, locate_binary};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
-const TOPIC: &str = "ledger";
+const LEDGER: &str = "ledger";
+const BALANCES: &str = "balances";
+/// The projector's cursor, stored with `balances`: the next ledger offset to project.
+const PROJECTOR: &str = "balance-projector";
 const ACCOUNTS: [&str; 3] = ["acc-1", "acc-2", "acc-3"];
-/// The account whose balance the example rebuilds and follows.
+/// The account the tellers withdraw from, and whose balance the example rebuilds and follows.
 const FOLLOWED: &str = "acc-1";
-/// How long the teller waits for a reply before retrying.
+/// How many withdrawals each teller attempts.
+const WITHDRAWALS_EACH: usize = 10;
+/// Ledger events per projector publish: small, so that the crashes find the projector mid-run.
+const PROJECTOR_BATCH: usize = 10;
+/// How long the clerk waits for a reply before retrying.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(500);
 /// The longest any single step of the story may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Parser)]
-#[command(about = "An event-sourced bank account: replay, follow live, retry without doubling")]
+#[command(
+    about = "An event-sourced bank account: tellers without overdraft, projections that survive kill -9"
+)]
 struct Args {
-    /// How many transactions the history holds before the replay.
-    #[arg(long, default_value_t = 300)]
-    transactions: usize,
+    /// How many transactions the history holds before the tellers start (at least 3: the
+    /// projector and the server are killed a third and two thirds of the way through it).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(3..))]
+    transactions: u64,
+
+    /// How many tellers withdraw from the same account at the same time.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
+    tellers: u64,
 
     /// The eventstream server binary (default: EVENTSTREAM_BIN, or the one cargo built).
     #[arg(long)]
@@ -49,7 +77,7 @@ struct Transaction {
     amount_cents: i64,
 }
 
-/// A transaction as the teller records it: which account, which kind, how much.
+/// A transaction as it is booked: which account, which kind, how much.
 struct Entry {
     account: &'static str,
     deposit: bool,
@@ -58,15 +86,28 @@ struct Entry {
 
 impl Entry {
     /// The `n`th transaction of the history (deterministic, so balances are known in advance).
-    fn numbered(n: usize) -> Self {
-        let deposit = n % 4 != 3;
-        let spread = if deposit { 5_000 } else { 3_000 };
+    /// Every fourth transaction of an account is a withdrawal, never its first, and deposits are
+    /// larger than any withdrawal, so the history itself never overdraws.
+    fn numbered(n: u64) -> Self {
+        if n % 4 == 3 {
+            Self::numbered_as(n, false, 1_000 + (n as i64 * 53) % 1_000)
+        } else {
+            Self::deposit(n)
+        }
+    }
+
+    /// The `n`th transaction as a deposit.
+    fn deposit(n: u64) -> Self {
+        Self::numbered_as(n, true, 2_000 + (n as i64 * 53) % 5_000)
+    }
+
+    fn numbered_as(n: u64, deposit: bool, amount_cents: i64) -> Self {
         Entry {
-            account: ACCOUNTS[n % ACCOUNTS.len()],
+            account: ACCOUNTS[n as usize % ACCOUNTS.len()],
             deposit,
             transaction: Transaction {
                 transaction_id: format!("tx-{n:05}"),
-                amount_cents: 1_000 + (n as i64 * 53) % spread,
+                amount_cents,
             },
         }
     }
@@ -95,10 +136,25 @@ impl Entry {
     }
 }
 
+/// A ledger event's transaction and its effect on the account's balance.
+fn booking(event: &pb::Event) -> Result<(Transaction, i64), BoxError> {
+    let transaction: Transaction = serde_json::from_slice(&event.payload)?;
+    let signed = match event.r#type.as_str() {
+        "Deposited" => transaction.amount_cents,
+        "Withdrawn" => -transaction.amount_cents,
+        other => {
+            return Err(format!("unknown event type {other:?} at offset {}", event.offset).into());
+        }
+    };
+    Ok((transaction, signed))
+}
+
 /// An account rebuilt from its events.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct Account {
     balance_cents: i64,
+    /// The key version of the account's latest event; `None` while it has none.
+    version: Option<u64>,
     /// Every transaction id applied, in order: a doubled deposit would show here.
     transactions: Vec<String>,
 }
@@ -106,19 +162,17 @@ struct Account {
 impl Account {
     /// Applies one event of the account.
     fn apply(&mut self, event: &pb::Event) -> Result<(), BoxError> {
-        let transaction: Transaction = serde_json::from_slice(&event.payload)?;
-        match event.r#type.as_str() {
-            "Deposited" => self.balance_cents += transaction.amount_cents,
-            "Withdrawn" => self.balance_cents -= transaction.amount_cents,
-            other => return Err(format!("unknown event type {other:?}").into()),
-        }
+        let (transaction, signed) = booking(event)?;
+        self.balance_cents += signed;
+        self.version = event.key_version;
         self.transactions.push(transaction.transaction_id);
         Ok(())
     }
 
-    /// Rebuilds `account` from all its events; returns it and the offset to follow on from.
+    /// Rebuilds `account` from its events, read through the key index; returns it and the
+    /// offset to follow on from.
     async fn replay(client: &Client, account: &str) -> Result<(Self, u64), BoxError> {
-        let options = SubscribeOptions::new(TOPIC).key(account).stop_at_end(true);
+        let options = SubscribeOptions::new(LEDGER).key(account).stop_at_end(true);
         let mut events = client.subscribe(options);
         let mut rebuilt = Account::default();
         while let Some(event) = events.next().await? {
@@ -126,13 +180,300 @@ impl Account {
         }
         Ok((rebuilt, events.position().unwrap_or(0)))
     }
+
+    /// What a publish appending to this account must expect so that it lands right after the
+    /// events this account was rebuilt from.
+    fn expected_version(&self) -> pb::Precondition {
+        let expected = match self.version {
+            Some(version) => Expected::Equals(version),
+            None => Expected::Absent(true),
+        };
+        pb::Precondition {
+            expected: Some(expected),
+        }
+    }
+}
+
+/// The whole ledger folded in offset order, one event at a time: what a serial bank computes.
+#[derive(Debug, Default)]
+struct SerialBooks {
+    balances: BTreeMap<String, i64>,
+    /// The lowest balance any account ever had.
+    lowest_cents: i64,
+    transactions: Vec<String>,
+    /// The ledger's next offset.
+    end: u64,
+}
+
+impl SerialBooks {
+    async fn replay(client: &Client) -> Result<Self, BoxError> {
+        let mut events = client.subscribe(SubscribeOptions::new(LEDGER).stop_at_end(true));
+        let mut books = SerialBooks::default();
+        while let Some(event) = events.next().await? {
+            let (transaction, signed) = booking(&event)?;
+            let balance = books.balances.entry(event.key.clone()).or_default();
+            *balance += signed;
+            books.lowest_cents = books.lowest_cents.min(*balance);
+            books.transactions.push(transaction.transaction_id);
+        }
+        books.end = events.position().unwrap_or(0);
+        Ok(books)
+    }
+}
+
+/// What one teller did.
+#[derive(Debug, Default)]
+struct TellerReport {
+    accepted: usize,
+    /// Withdrawals the balance did not cover.
+    declined: usize,
+    /// Publishes refused because another teller booked on the account since the replay.
+    conflicts: usize,
+    /// Withdrawals whose reply the server crash swallowed: the client's retry found them
+    /// appended and reported duplicates instead of a conflict.
+    recovered: usize,
+}
+
+/// One teller: withdraws `amount_cents` from the followed account [`WITHDRAWALS_EACH`] times,
+/// each time only if the balance covers it.
+async fn teller(
+    client: Client,
+    teller: u64,
+    amount_cents: i64,
+    decided: Arc<AtomicUsize>,
+) -> Result<TellerReport, BoxError> {
+    let mut report = TellerReport::default();
+    for n in 0..WITHDRAWALS_EACH {
+        let withdrawal = Entry {
+            account: FOLLOWED,
+            deposit: false,
+            transaction: Transaction {
+                transaction_id: format!("teller-{teller}-{n:02}"),
+                amount_cents,
+            },
+        };
+        loop {
+            let (account, _) = Account::replay(&client, FOLLOWED).await?;
+            if account.balance_cents < amount_cents {
+                report.declined += 1;
+                break;
+            }
+            // The balance read is only good while nothing else is booked on the account: the
+            // withdrawal goes in only if the account's version is still the one read.
+            let request = pb::PublishRequest {
+                topic: LEDGER.to_string(),
+                events: vec![pb::EventData {
+                    expected_key_version: Some(account.expected_version()),
+                    ..withdrawal.to_event()?
+                }],
+                ..Default::default()
+            };
+            match client.publish_request(request).await {
+                Ok(published) => {
+                    report.accepted += 1;
+                    if published.iter().any(|result| result.duplicate) {
+                        report.recovered += 1;
+                    }
+                    break;
+                }
+                Err(ClientError::Conflict { reason, .. }) if reason == "KEY_VERSION_MISMATCH" => {
+                    report.conflicts += 1;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        decided.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(report)
+}
+
+/// The payload of `BalanceChanged` events.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct BalanceChanged {
+    account: String,
+    balance_cents: i64,
+    /// The ledger event that changed the balance.
+    source_offset: u64,
+}
+
+/// The balance projector: reads the ledger from its cursor and publishes a `BalanceChanged`
+/// per ledger event to `balances`, moving the cursor in the same publish.
+struct Projector {
+    client: Client,
+    /// The cursor as this instance last saw or moved it; `None` if it was never set.
+    cursor: Option<u64>,
+    balances: BTreeMap<String, i64>,
+}
+
+impl Projector {
+    /// Picks up where the last write of any earlier instance left off: the cursor, and the
+    /// balances the output up to it holds.
+    async fn load(client: Client) -> Result<Self, BoxError> {
+        let mut waited = false;
+        loop {
+            let Some(position) = projector_cursor(&client).await? else {
+                println!(
+                    "projector: no cursor yet (GetCursor: NOT_FOUND): projecting from offset 0"
+                );
+                return Ok(Self {
+                    client,
+                    cursor: None,
+                    balances: BTreeMap::new(),
+                });
+            };
+            let mut output = client.subscribe(SubscribeOptions::new(BALANCES).stop_at_end(true));
+            let mut balances = BTreeMap::new();
+            let (mut outputs, mut covered) = (0, 0);
+            while let Some(event) = output.next().await? {
+                let changed: BalanceChanged = serde_json::from_slice(&event.payload)?;
+                covered = changed.source_offset + 1;
+                balances.insert(changed.account, changed.balance_cents);
+                outputs += 1;
+            }
+            if covered == position {
+                println!(
+                    "projector: resumes at ledger offset {position} (GetCursor); balances of {} \
+                     accounts rebuilt from {outputs} BalanceChanged events",
+                    balances.len()
+                );
+                return Ok(Self {
+                    client,
+                    cursor: Some(position),
+                    balances,
+                });
+            }
+            // GetCursor shows a cursor as soon as its write is applied, before the write is
+            // durable and its events are visible to readers. Wait until they are (or, had the
+            // write been lost, until the cursor is back where the output ends).
+            if !waited {
+                println!(
+                    "projector: GetCursor says {position}, but the output readable so far ends at \
+                     ledger offset {covered}: waiting for the rest of that write"
+                );
+                waited = true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Projects the ledger from the cursor on, following live events and reporting the cursor
+    /// to `progress` after each publish. Returns when another instance moved the cursor: this
+    /// one's state is stale then.
+    async fn run(&mut self, progress: &watch::Sender<u64>) -> Result<(), BoxError> {
+        let start = StartAt::Offset(self.cursor.unwrap_or(0));
+        let mut ledger = self
+            .client
+            .subscribe(SubscribeOptions::new(LEDGER).start(start));
+        while let Some(batch) = ledger.next_batch().await? {
+            for inputs in batch.events.chunks(PROJECTOR_BATCH) {
+                if !self.project(inputs).await? {
+                    return Ok(());
+                }
+                progress.send_replace(self.cursor.unwrap_or(0));
+            }
+        }
+        Err("the live ledger subscription ended".into())
+    }
+
+    /// Publishes the `BalanceChanged` events of `inputs` and moves the cursor past them, in one
+    /// atomic write; false if another instance moved the cursor first (nothing was written).
+    async fn project(&mut self, inputs: &[pb::Event]) -> Result<bool, BoxError> {
+        let Some(last) = inputs.last() else {
+            return Ok(true);
+        };
+        let mut balances = self.balances.clone();
+        let mut events = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            let (_, signed) = booking(input)?;
+            let balance = balances.entry(input.key.clone()).or_default();
+            *balance += signed;
+            let changed = BalanceChanged {
+                account: input.key.clone(),
+                balance_cents: *balance,
+                source_offset: input.offset,
+            };
+            // No idempotency keys of our own: the client's random ones only make retries of
+            // this very request safe, so that exactly-once output rests on the cursor alone.
+            events.push(pb::EventData {
+                key: input.key.clone(),
+                content_type: "application/json".to_string(),
+                ..event("BalanceChanged", serde_json::to_vec(&changed)?)
+            });
+        }
+        let expected = match self.cursor {
+            Some(position) => Expected::Equals(position),
+            None => Expected::Absent(true),
+        };
+        let request = pb::PublishRequest {
+            topic: BALANCES.to_string(),
+            events,
+            cursor: Some(pb::CursorUpdate {
+                name: PROJECTOR.to_string(),
+                position: last.offset + 1,
+                expected_position: Some(pb::Precondition {
+                    expected: Some(expected),
+                }),
+            }),
+            ..Default::default()
+        };
+        match self.client.publish_request(request).await {
+            Ok(_) => {
+                self.balances = balances;
+                self.cursor = Some(last.offset + 1);
+                Ok(true)
+            }
+            Err(ClientError::Conflict {
+                reason, current, ..
+            }) if reason == "CURSOR_MISMATCH" => {
+                println!(
+                    "projector: fenced off: the cursor is at {}, not {:?}, moved by an earlier \
+                     instance's last write; reloading",
+                    current.get("position").map_or("?", String::as_str),
+                    self.cursor
+                );
+                Ok(false)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+/// The projector's cursor; `None` if it was never set.
+async fn projector_cursor(client: &Client) -> Result<Option<u64>, BoxError> {
+    let request = pb::GetCursorRequest {
+        topic: BALANCES.to_string(),
+        name: PROJECTOR.to_string(),
+    };
+    match client.grpc().get_cursor(request).await {
+        Ok(response) => {
+            let cursor = response.into_inner().cursor;
+            Ok(Some(
+                cursor
+                    .ok_or("GetCursor answered without a cursor")?
+                    .position,
+            ))
+        }
+        Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+        Err(status) => Err(status.into()),
+    }
+}
+
+/// One projector instance: loads its state, projects, and reloads whenever it finds itself
+/// fenced off. Runs until killed.
+async fn project(client: Client, progress: watch::Sender<u64>) -> Result<(), BoxError> {
+    loop {
+        Projector::load(client.clone())
+            .await?
+            .run(&progress)
+            .await?;
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
     let outcome = match locate_binary(args.eventstream_bin) {
-        Ok(binary) => run_story(args.transactions, &binary).await,
+        Ok(binary) => run_story(args.transactions, args.tellers, &binary).await,
         Err(error) => Err(error),
     };
     match outcome {
@@ -145,82 +486,127 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Runs the story; returns whether the balances came out right.
-async fn run_story(history: usize, binary: &Path) -> Result<bool, BoxError> {
+/// Runs the story; returns whether every invariant held.
+async fn run_story(history: u64, tellers: u64, binary: &Path) -> Result<bool, BoxError> {
     let work = tempfile::tempdir()?;
     let mut server = ServerProcess::start(binary, &work.path().join("server")).await?;
     println!("server: listening at {}", server.url());
 
-    // The teller's network can lose replies; its client times out and retries with the same
+    // The clerk's network can lose replies; its client times out and retries with the same
     // idempotency keys.
     let network = LoseReplies::default();
-    let teller = Client::builder(&server.url())
+    let clerk = Client::builder(&server.url())
         .layer(network.clone())
         .publish_retry(RetryPolicy {
             attempt_timeout: ATTEMPT_TIMEOUT,
             ..RetryPolicy::PUBLISH
         })
         .connect_lazy()?;
-    let reader = Client::connect_lazy(&server.url())?;
+    let client = Client::connect_lazy(&server.url())?;
 
-    let mut expected = 0;
+    // What the bank booked, per account: checked at the end against the ledger.
+    let mut books: BTreeMap<String, i64> = BTreeMap::new();
     let entries: Vec<Entry> = (0..history).map(Entry::numbered).collect();
     for chunk in entries.chunks(100) {
         let events = chunk
             .iter()
             .map(Entry::to_event)
             .collect::<Result<_, _>>()?;
-        teller.publish(TOPIC, events).await?;
+        clerk.publish(LEDGER, events).await?;
     }
-    for entry in entries.iter().filter(|entry| entry.account == FOLLOWED) {
-        expected += entry.signed_amount();
+    for entry in &entries {
+        *books.entry(entry.account.to_string()).or_default() += entry.signed_amount();
     }
     println!(
-        "teller: booked {history} transactions on {}",
+        "clerk: booked {history} transactions on {}",
         ACCOUNTS.join(", ")
     );
 
-    // 1. Rebuild the account from its history.
-    let (account, position) = Account::replay(&reader, FOLLOWED).await?;
+    // 1. Rebuild the account from the key index, then keep it current live from there.
+    let (account, position) = Account::replay(&client, FOLLOWED).await?;
     println!(
-        "{FOLLOWED}: replayed {} events (key filter, stop_at_end): balance {}",
+        "{FOLLOWED}: rebuilt from the key index: {} events (stop_at_end), balance {} at version \
+         {}; following live from offset {position}",
         account.transactions.len(),
-        money(account.balance_cents)
+        money(account.balance_cents),
+        account
+            .version
+            .map_or("none".to_string(), |v| v.to_string())
     );
-
-    // 2. Keep it current: follow live events from where the replay ended.
-    let live = reader.subscribe(
-        SubscribeOptions::new(TOPIC)
+    let live = client.subscribe(
+        SubscribeOptions::new(LEDGER)
             .key(FOLLOWED)
             .start(StartAt::Offset(position)),
     );
-    let (followed_tx, mut followed) = watch::channel((account, position));
+    let (followed_tx, mut followed) = watch::channel(account.clone());
     let mut follower = tokio::spawn(follow(live, followed_tx));
 
-    // 3. New transactions arrive; one deposit's reply is lost, and the server crashes midway.
-    let mut last_offset = position;
+    // 2. The projector starts on the history while the tellers go to work.
+    let (progress_tx, mut progress) = watch::channel(0);
+    let mut projector = tokio::spawn(project(client.clone(), progress_tx.clone()));
+
+    // Together the tellers try to withdraw half as much again as the account holds, so some
+    // withdrawals must be declined.
+    let attempts = tellers as usize * WITHDRAWALS_EACH;
+    let amount_cents = (account.balance_cents * 3 / (2 * attempts as i64)).max(1);
+    println!(
+        "tellers: {tellers} tellers withdraw {} from {FOLLOWED} {WITHDRAWALS_EACH} times each, \
+         each time only if the balance they replayed covers it, expecting the version they read",
+        money(amount_cents)
+    );
+    let decided = Arc::new(AtomicUsize::new(0));
+    let teller_tasks: Vec<_> = (1..=tellers)
+        .map(|n| tokio::spawn(teller(client.clone(), n, amount_cents, decided.clone())))
+        .collect();
+
+    // 3. A third of the way through the history the projector dies (its in-memory balances
+    // with it); a new instance takes over from the cursor.
+    wait_until(
+        &mut progress,
+        |&p| p >= history / 3,
+        &mut projector,
+        "the projector",
+    )
+    .await?;
+    kill(projector).await?;
+    println!(
+        "projector: killed at cursor {}; a new instance starts",
+        *progress.borrow()
+    );
+    projector = tokio::spawn(project(client.clone(), progress_tx));
+
+    // 4. Two thirds of the way through, the server dies under everyone.
+    wait_until(
+        &mut progress,
+        |&p| p >= 2 * history / 3,
+        &mut projector,
+        "the projector",
+    )
+    .await?;
+    let at_crash = *progress.borrow();
+    server.crash_and_restart(Duration::from_millis(300)).await?;
+    println!(
+        "server: killed with SIGKILL with the projector at cursor {at_crash} and {} of {attempts} \
+         withdrawals decided; restarted, every client resumes where it was",
+        decided.load(Ordering::Relaxed)
+    );
+
+    // 5. Deposits keep arriving; one deposit's reply is lost. Deposits need no expected
+    // version: they cannot overdraw, whatever else is booked at the same time.
     for n in history..history + 6 {
-        if n == history + 3 {
-            server.crash_and_restart(Duration::from_millis(300)).await?;
-            println!(
-                "server: killed with SIGKILL and restarted; the live follower resumes where it was"
-            );
-        }
-        let entry = Entry::numbered(n);
-        let lose_reply = entry.account == FOLLOWED && entry.deposit && network.lost() == 0;
+        let entry = Entry::deposit(n);
+        let lose_reply = entry.account == FOLLOWED && network.lost() == 0;
         if lose_reply {
             network.lose_next(1);
         }
-        let published = teller.publish(TOPIC, vec![entry.to_event()?]).await?;
+        let published = clerk.publish(LEDGER, vec![entry.to_event()?]).await?;
         let result = published.first().ok_or("no publish result")?;
-        if entry.account == FOLLOWED {
-            expected += entry.signed_amount();
-            last_offset = result.offset + 1;
-        }
+        *books.entry(entry.account.to_string()).or_default() += entry.signed_amount();
         if lose_reply {
             println!(
-                "teller: deposit {} of {}: the reply was lost, the client retried after {ATTEMPT_TIMEOUT:?} \
-                 with the same idempotency key and got the original result back (offset {}, duplicate = {})",
+                "clerk: deposit {} of {}: the reply was lost, the client retried after \
+                 {ATTEMPT_TIMEOUT:?} with the same idempotency key and got the original result \
+                 back (offset {}, duplicate = {})",
                 entry.transaction.transaction_id,
                 money(entry.transaction.amount_cents),
                 result.offset,
@@ -229,32 +615,87 @@ async fn run_story(history: usize, binary: &Path) -> Result<bool, BoxError> {
         }
     }
 
-    // 4. The live balance catches up with everything booked.
-    let caught_up = async {
-        tokio::select! {
-            changed = followed.wait_for(|(_, position)| *position >= last_offset) => {
-                Ok::<_, BoxError>(changed?.0.clone())
-            }
-            ended = &mut follower => Err(format!("the live follower stopped: {:?}", ended?).into()),
-        }
-    };
-    let live_account = tokio::time::timeout(STEP_TIMEOUT, caught_up)
-        .await
-        .map_err(|_| "the live follower did not catch up in time")??;
-    follower.abort();
+    let mut report = TellerReport::default();
+    for task in teller_tasks {
+        let done = tokio::time::timeout(STEP_TIMEOUT, task)
+            .await
+            .map_err(|_| "a teller did not finish in time")???;
+        report.accepted += done.accepted;
+        report.declined += done.declined;
+        report.conflicts += done.conflicts;
+        report.recovered += done.recovered;
+    }
+    *books.entry(FOLLOWED.to_string()).or_default() -= report.accepted as i64 * amount_cents;
+    println!(
+        "tellers: {attempts} withdrawals: {} accepted, {} declined (the balance did not cover \
+         them), {} conflicts retried (another teller booked first: re-read, decided again)",
+        report.accepted, report.declined, report.conflicts
+    );
+    if report.recovered > 0 {
+        println!(
+            "tellers: the crash swallowed the reply to {} withdrawal(s); the client's retry found \
+             them appended and reported duplicates, not conflicts",
+            report.recovered
+        );
+    }
+
+    // 6. Everything is booked: the projector and the follower catch up with the ledger.
+    let ledger = SerialBooks::replay(&client).await?;
+    wait_until(
+        &mut progress,
+        |&p| p >= ledger.end,
+        &mut projector,
+        "the projector",
+    )
+    .await?;
+    kill(projector).await?;
+    println!(
+        "projector: caught up with the ledger at offset {}",
+        ledger.end
+    );
+
+    let (replayed, _) = Account::replay(&client, FOLLOWED).await?;
+    wait_until(
+        &mut followed,
+        |live| live.version >= replayed.version,
+        &mut follower,
+        "the live follower",
+    )
+    .await?;
+    let live_account = followed.borrow().clone();
+    kill(follower).await?;
     println!(
         "{FOLLOWED}: live balance {}",
         money(live_account.balance_cents)
     );
 
-    let (replayed, _) = Account::replay(&reader, FOLLOWED).await?;
-    let mut unique = replayed.transactions.clone();
+    let mut output = client.subscribe(SubscribeOptions::new(BALANCES).stop_at_end(true));
+    let mut projected = BTreeMap::new();
+    let mut sources = Vec::new();
+    while let Some(event) = output.next().await? {
+        let changed: BalanceChanged = serde_json::from_slice(&event.payload)?;
+        sources.push(changed.source_offset);
+        projected.insert(changed.account, changed.balance_cents);
+    }
+    let cursor = projector_cursor(&client).await?;
+
+    let mut unique = ledger.transactions.clone();
     unique.sort();
     unique.dedup();
+    let versions: Vec<Option<u64>> = (0..replayed.transactions.len() as u64).map(Some).collect();
     let checks = [
+        ("no account ever went below zero", ledger.lowest_cents >= 0),
+        (
+            "every balance is its deposits minus its accepted withdrawals",
+            ledger.balances == books,
+        ),
+        (
+            "the account's key versions count its events without a gap",
+            key_versions(&client, FOLLOWED).await? == versions,
+        ),
         (
             "the live balance matches the books",
-            live_account.balance_cents == expected,
+            Some(&live_account.balance_cents) == books.get(FOLLOWED),
         ),
         (
             "a fresh replay gives the same account",
@@ -262,9 +703,21 @@ async fn run_story(history: usize, binary: &Path) -> Result<bool, BoxError> {
         ),
         (
             "no transaction was booked twice",
-            unique.len() == replayed.transactions.len(),
+            unique.len() == ledger.transactions.len(),
         ),
         ("a reply was really lost and retried", network.lost() == 1),
+        (
+            "balances holds exactly one BalanceChanged per ledger event, in order",
+            sources == (0..ledger.end).collect::<Vec<_>>(),
+        ),
+        (
+            "the projected balances match a serial computation of the ledger",
+            projected == ledger.balances,
+        ),
+        (
+            "the projector's cursor is at the end of the ledger",
+            cursor == Some(ledger.end),
+        ),
     ];
     for (check, passed) in checks {
         println!("  {} {check}", if passed { "ok" } else { "WRONG:" });
@@ -272,32 +725,76 @@ async fn run_story(history: usize, binary: &Path) -> Result<bool, BoxError> {
     let all_passed = checks.iter().all(|(_, passed)| *passed);
     if all_passed {
         println!(
-            "{FOLLOWED}: balance {} — every transaction counted exactly once",
-            money(expected)
+            "{FOLLOWED}: balance {} — never overdrawn, every transaction counted once, every \
+             ledger event projected once",
+            money(live_account.balance_cents)
         );
     }
     Ok(all_passed)
 }
 
-/// Applies live events to the account and publishes it with its position after each response.
-async fn follow(
-    mut live: Subscription,
-    followed: watch::Sender<(Account, u64)>,
-) -> Result<(), BoxError> {
-    let mut account = followed.borrow().0.clone();
+/// The key versions of `account`'s events, in order.
+async fn key_versions(client: &Client, account: &str) -> Result<Vec<Option<u64>>, BoxError> {
+    let options = SubscribeOptions::new(LEDGER).key(account).stop_at_end(true);
+    let mut events = client.subscribe(options);
+    let mut versions = Vec::new();
+    while let Some(event) = events.next().await? {
+        versions.push(event.key_version);
+    }
+    Ok(versions)
+}
+
+/// Applies live events to the account and publishes it after each response.
+async fn follow(mut live: Subscription, followed: watch::Sender<Account>) -> Result<(), BoxError> {
+    let mut account = followed.borrow().clone();
     while let Some(batch) = live.next_batch().await? {
         for event in &batch.events {
             account.apply(event)?;
-            println!(
-                "{FOLLOWED}: live {} at offset {}: balance {}",
-                event.r#type,
-                event.offset,
-                money(account.balance_cents)
-            );
+            // Withdrawals are the tellers', who sum them up themselves.
+            if event.r#type == "Deposited" {
+                println!(
+                    "{FOLLOWED}: live Deposited at offset {}: balance {}",
+                    event.offset,
+                    money(account.balance_cents)
+                );
+            }
         }
-        followed.send_replace((account.clone(), batch.next_offset));
+        followed.send_replace(account.clone());
     }
     Ok(())
+}
+
+/// Waits until `watched` satisfies `done`; fails if `task`, which runs until killed, ends first,
+/// or if the step takes too long.
+async fn wait_until<T>(
+    watched: &mut watch::Receiver<T>,
+    mut done: impl FnMut(&T) -> bool,
+    task: &mut JoinHandle<Result<(), BoxError>>,
+    what: &str,
+) -> Result<(), BoxError> {
+    let waiting = async {
+        tokio::select! {
+            reached = watched.wait_for(|value| done(value)) => {
+                reached?;
+                Ok::<_, BoxError>(())
+            }
+            ended = task => Err(format!("{what} stopped: {:?}", ended?).into()),
+        }
+    };
+    tokio::time::timeout(STEP_TIMEOUT, waiting)
+        .await
+        .map_err(|_| format!("{what} did not get there in time"))?
+}
+
+/// Kills `task` where it stands, like a crash of the service it plays, and waits until it is
+/// gone; reports its error if it had failed before.
+async fn kill(task: JoinHandle<Result<(), BoxError>>) -> Result<(), BoxError> {
+    task.abort();
+    match task.await {
+        Err(error) if error.is_cancelled() => Ok(()),
+        Err(error) => Err(error.into()),
+        Ok(outcome) => outcome,
+    }
 }
 
 fn money(cents: i64) -> String {
