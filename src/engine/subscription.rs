@@ -286,7 +286,15 @@ impl Producer {
             Ok(read) => read,
             Err(error) => {
                 // Retention may have removed the range between the bounds check and the read.
-                let first = first.max(self.visible.borrow().first_offset);
+                // The stored state moves with the trim itself; the visible range only after it.
+                let stored_first = self
+                    .topic
+                    .log()
+                    .state()
+                    .map_or(0, |state| state.bounds.first_offset);
+                let first = first
+                    .max(self.visible.borrow().first_offset)
+                    .max(stored_first);
                 let error = if from < first {
                     EngineError::Trimmed {
                         topic: self.topic.log().name().clone(),
