@@ -8,7 +8,7 @@ pub mod record_batch;
 mod space;
 mod topic_log;
 
-use std::collections::HashSet;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -142,8 +142,8 @@ pub struct Store {
 
 struct Checkpointing {
     writer: CheckpointWriter,
-    /// Topics being deleted: never written into a checkpoint again.
-    deleting: HashSet<TopicName>,
+    /// The topics whose ends checkpoints record: opened or created, and not being deleted.
+    live: BTreeMap<TopicName, TopicLog>,
 }
 
 /// What [`Store::verify`] found.
@@ -191,7 +191,7 @@ impl Store {
             recorded_ends,
             checkpoint: Mutex::new(Checkpointing {
                 writer: CheckpointWriter::new(dir, known),
-                deleting: HashSet::new(),
+                live: BTreeMap::new(),
             }),
         })
     }
@@ -207,19 +207,14 @@ impl Store {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Every stored topic's log but those in `skip`, complete or not (`None`), sorted by name.
-    fn logs(
-        &self,
-        skip: &HashSet<TopicName>,
-    ) -> Result<Vec<(sled::IVec, TopicName, Option<TopicLog>)>, StoreError> {
+    /// Every stored topic's log, complete or not (`None`), sorted by name.
+    fn logs(&self) -> Result<Vec<(sled::IVec, TopicName, Option<TopicLog>)>, StoreError> {
         let mut logs = Vec::new();
         for tree_name in self.db.tree_names() {
             let Some(name) = std::str::from_utf8(&tree_name)
                 .ok()
                 .and_then(|name| name.strip_prefix(TOPIC_TREE_PREFIX))
                 .and_then(|name| TopicName::new(name).ok())
-                // Opening a tree being dropped would create it anew.
-                .filter(|name| !skip.contains(name))
             else {
                 continue;
             };
@@ -250,7 +245,7 @@ impl Store {
             }
         };
         let mut topics = Vec::new();
-        for (tree_name, _, log) in self.logs(&HashSet::new())? {
+        for (tree_name, _, log) in self.logs()? {
             match log {
                 Some(log) => topics.push(log),
                 None => {
@@ -285,6 +280,9 @@ impl Store {
             topics.push(log);
         }
         topics.sort_by(|a, b| a.name().cmp(b.name()));
+        self.lock_checkpoint()
+            .live
+            .extend(topics.iter().map(|log| (log.name().clone(), log.clone())));
         if !recovered.is_empty() {
             self.sync()?;
         }
@@ -299,7 +297,7 @@ impl Store {
             Err(problem) => (DurableEnds::new(), Some(problem.clone())),
         };
         let mut topics = Vec::new();
-        for (_, name, log) in self.logs(&HashSet::new())? {
+        for (_, name, log) in self.logs()? {
             let recorded_end = recorded.remove(&name);
             let Some(log) = log else { continue };
             let mut report = log.verify()?;
@@ -332,13 +330,11 @@ impl Store {
         })
     }
 
-    /// Each topic's end offset as stored now, leaving out `deleting`.
-    fn current_ends(&self, deleting: &HashSet<TopicName>) -> Result<DurableEnds, StoreError> {
+    /// Each live topic's end offset as stored now.
+    fn current_ends(live: &BTreeMap<TopicName, TopicLog>) -> Result<DurableEnds, StoreError> {
         let mut ends = DurableEnds::new();
-        for (_, name, log) in self.logs(deleting)? {
-            if let Some(log) = log {
-                ends.insert(name, log.state()?.bounds.next_offset);
-            }
+        for (name, log) in live {
+            ends.insert(name.clone(), log.state()?.bounds.next_offset);
         }
         Ok(ends)
     }
@@ -346,7 +342,11 @@ impl Store {
     /// Creates a topic's log; durable after the next [`Store::sync`].
     pub fn create_topic(&self, name: TopicName, meta: TopicMeta) -> Result<TopicLog, StoreError> {
         let tree = self.db.open_tree(tree_name(&name))?;
-        TopicLog::create(name, tree, meta, Arc::clone(&self.space))
+        let log = TopicLog::create(name, tree, meta, Arc::clone(&self.space))?;
+        self.lock_checkpoint()
+            .live
+            .insert(log.name().clone(), log.clone());
+        Ok(log)
     }
 
     /// Deletes a topic's log durably: first from the checkpoint (so its absence is not taken
@@ -354,7 +354,7 @@ impl Store {
     pub fn delete_topic(&self, log: &TopicLog) -> Result<(), StoreError> {
         {
             let mut checkpoint = self.lock_checkpoint();
-            checkpoint.deleting.insert(log.name().clone());
+            checkpoint.live.remove(log.name());
             if let Some(ends) = checkpoint
                 .writer
                 .last_written()
@@ -368,7 +368,6 @@ impl Store {
         log.remove_meta()?;
         self.sync()?;
         self.db.drop_tree(tree_name(log.name()))?;
-        self.lock_checkpoint().deleting.remove(log.name());
         Ok(())
     }
 
@@ -392,7 +391,7 @@ impl Store {
             return self.disk.sync(&self.db);
         }
         // Read before the sync, so every end written is one the sync made durable.
-        let ends = self.current_ends(&checkpoint.deleting)?;
+        let ends = Self::current_ends(&checkpoint.live)?;
         self.disk.sync(&self.db)?;
         if let Err(error) = checkpoint.writer.write(ends) {
             // The events are durable; only the detection of later damage is weakened.
