@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use eventstream::client::fault::LoseReplies;
@@ -426,10 +426,10 @@ impl Projector {
                 reason, current, ..
             }) if reason == "CURSOR_MISMATCH" => {
                 println!(
-                    "projector: fenced off: the cursor is at {}, not {:?}, moved by an earlier \
+                    "projector: fenced off: the cursor is at {}, not {}, moved by an earlier \
                      instance's last write; reloading",
                     current.get("position").map_or("?", String::as_str),
-                    self.cursor
+                    or_none(self.cursor)
                 );
                 Ok(false)
             }
@@ -438,24 +438,42 @@ impl Projector {
     }
 }
 
-/// The projector's cursor; `None` if it was never set.
+/// The projector's cursor; `None` if it was never set. The client wraps no GetCursor, so this
+/// retries what its own calls retry: a server restarting, a connection the server dropped.
 async fn projector_cursor(client: &Client) -> Result<Option<u64>, BoxError> {
     let request = pb::GetCursorRequest {
         topic: BALANCES.to_string(),
         name: PROJECTOR.to_string(),
     };
-    match client.grpc().get_cursor(request).await {
-        Ok(response) => {
-            let cursor = response.into_inner().cursor;
-            Ok(Some(
-                cursor
-                    .ok_or("GetCursor answered without a cursor")?
-                    .position,
-            ))
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match client.grpc().get_cursor(request.clone()).await {
+            Ok(response) => {
+                let cursor = response.into_inner().cursor;
+                return Ok(Some(
+                    cursor
+                        .ok_or("GetCursor answered without a cursor")?
+                        .position,
+                ));
+            }
+            Err(status) if status.code() == tonic::Code::NotFound => return Ok(None),
+            Err(status) if is_transient(&status) && started.elapsed() < STEP_TIMEOUT => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            Err(status) => return Err(status.into()),
         }
-        Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
-        Err(status) => Err(status.into()),
     }
+}
+
+/// The client's rule: UNAVAILABLE, DEADLINE_EXCEEDED, or a status tonic made up from a
+/// transport error (it carries that error as its source; a server's status never does).
+fn is_transient(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
+    ) || std::error::Error::source(status).is_some()
 }
 
 /// One projector instance: loads its state, projects, and reloads whenever it finds itself
@@ -529,9 +547,7 @@ async fn run_story(history: u64, tellers: u64, binary: &Path) -> Result<bool, Bo
          {}; following live from offset {position}",
         account.transactions.len(),
         money(account.balance_cents),
-        account
-            .version
-            .map_or("none".to_string(), |v| v.to_string())
+        or_none(account.version)
     );
     let live = client.subscribe(
         SubscribeOptions::new(LEDGER)
@@ -773,12 +789,14 @@ async fn wait_until<T>(
     what: &str,
 ) -> Result<(), BoxError> {
     let waiting = async {
+        // The task first: once it has ended, its error says more than the closed channel.
         tokio::select! {
+            biased;
+            ended = task => Err(format!("{what} stopped: {:?}", ended?).into()),
             reached = watched.wait_for(|value| done(value)) => {
                 reached?;
                 Ok::<_, BoxError>(())
             }
-            ended = task => Err(format!("{what} stopped: {:?}", ended?).into()),
         }
     };
     tokio::time::timeout(STEP_TIMEOUT, waiting)
@@ -795,6 +813,10 @@ async fn kill(task: JoinHandle<Result<(), BoxError>>) -> Result<(), BoxError> {
         Err(error) => Err(error.into()),
         Ok(outcome) => outcome,
     }
+}
+
+fn or_none(value: Option<u64>) -> String {
+    value.map_or_else(|| "none".to_string(), |value| value.to_string())
 }
 
 fn money(cents: i64) -> String {
