@@ -473,6 +473,35 @@ async fn a_cursor_moves_with_the_events_of_its_publish_or_not_at_all() {
     );
 }
 
+/// A cursor read back is never ahead of what can be read: the events published with it are
+/// durable and delivered by then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_is_read_only_once_the_events_written_with_it_are_readable() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    for n in 0..30u64 {
+        let mut publisher = client.clone();
+        let publish = tokio::spawn(async move {
+            let request = with_cursor(
+                request("output", vec![event("Result", n.to_string())]),
+                n + 1,
+                None,
+            );
+            try_publish_request(&mut publisher, request).await
+        });
+        let mut reader = client.clone();
+        if let Ok(position) = cursor_position(&mut reader, "output").await {
+            let (events, _) = read_topic_to_end(&mut reader, "output").await;
+            assert!(
+                events.len() as u64 >= position,
+                "cursor at {position} but only {} events readable",
+                events.len()
+            );
+        }
+        publish.await.expect("task").expect("publish");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn versions_index_and_cursors_survive_kill_9_and_go_with_a_deleted_topic() {
     let dir = tempfile::tempdir().expect("temp dir");

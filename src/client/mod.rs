@@ -442,6 +442,30 @@ impl Client {
         topic_of(response.topic)
     }
 
+    /// The position of cursor `name` of `topic`; `None` if it was never set. Everything
+    /// published with the cursor is durable and readable by the time this returns.
+    pub async fn get_cursor(&self, topic: &str, name: &str) -> Result<Option<u64>, ClientError> {
+        let request = pb::GetCursorRequest {
+            topic: topic.to_string(),
+            name: name.to_string(),
+        };
+        let what = format!("GetCursor {topic:?} {name:?}");
+        let response = self
+            .call(
+                &self.publish_retry,
+                &what,
+                request,
+                |mut grpc, request| async move { grpc.get_cursor(request).await },
+            )
+            .await;
+        match response {
+            Ok(response) => Ok(response.cursor.map(|cursor| cursor.position)),
+            // No such topic yet: its cursors were never set either.
+            Err(ClientError::NotFound(_)) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Every topic, sorted by name.
     pub async fn list_topics(&self) -> Result<Vec<pb::Topic>, ClientError> {
         let request = pb::ListTopicsRequest {};

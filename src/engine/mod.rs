@@ -217,7 +217,7 @@ impl Broker {
         self.topic_for_use(topic).await?.submit(publication).await
     }
 
-    /// The cursor `name` stored with `topic`.
+    /// The cursor `name` stored with `topic`, as durably stored.
     pub async fn get_cursor(
         &self,
         topic: &TopicName,
@@ -228,12 +228,19 @@ impl Broker {
             .ok_or_else(|| EngineError::TopicNotFound(topic.clone()))?;
         let log = handle.log().clone();
         let lookup = name.clone();
-        tokio::task::spawn_blocking(move || log.cursor(&lookup))
-            .await??
-            .ok_or_else(|| EngineError::CursorNotFound {
-                topic: topic.clone(),
-                cursor: name.clone(),
-            })
+        let cursor = tokio::task::spawn_blocking(move || log.cursor(&lookup)).await??;
+        // The cursor may have been written but not yet be durable. A barrier through the writer
+        // and the syncer, sent after the read, returns once everything the writer applied before
+        // it is durable and readable: the cursor, and the events written with it.
+        handle
+            .submit(Publication::default())
+            .await?
+            .outcome()
+            .await?;
+        cursor.ok_or_else(|| EngineError::CursorNotFound {
+            topic: topic.clone(),
+            cursor: name.clone(),
+        })
     }
 
     /// Cancelled when shutdown begins; long-lived calls watch it to end themselves.
