@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Parser;
 use eventstream::client::fault::LoseReplies;
@@ -309,51 +309,40 @@ impl Projector {
     /// Picks up where the last write of any earlier instance left off: the cursor, and the
     /// balances the output up to it holds.
     async fn load(client: Client) -> Result<Self, BoxError> {
-        let mut waited = false;
-        loop {
-            let Some(position) = projector_cursor(&client).await? else {
-                println!(
-                    "projector: no cursor yet (GetCursor: NOT_FOUND): projecting from offset 0"
-                );
-                return Ok(Self {
-                    client,
-                    cursor: None,
-                    balances: BTreeMap::new(),
-                });
-            };
-            let mut output = client.subscribe(SubscribeOptions::new(BALANCES).stop_at_end(true));
-            let mut balances = BTreeMap::new();
-            let (mut outputs, mut covered) = (0, 0);
-            while let Some(event) = output.next().await? {
-                let changed: BalanceChanged = serde_json::from_slice(&event.payload)?;
-                covered = changed.source_offset + 1;
-                balances.insert(changed.account, changed.balance_cents);
-                outputs += 1;
-            }
-            if covered == position {
-                println!(
-                    "projector: resumes at ledger offset {position} (GetCursor); balances of {} \
-                     accounts rebuilt from {outputs} BalanceChanged events",
-                    balances.len()
-                );
-                return Ok(Self {
-                    client,
-                    cursor: Some(position),
-                    balances,
-                });
-            }
-            // GetCursor shows a cursor as soon as its write is applied, before the write is
-            // durable and its events are visible to readers. Wait until they are (or, had the
-            // write been lost, until the cursor is back where the output ends).
-            if !waited {
-                println!(
-                    "projector: GetCursor says {position}, but the output readable so far ends at \
-                     ledger offset {covered}: waiting for the rest of that write"
-                );
-                waited = true;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        // GetCursor answers once the cursor and the output written with it are readable.
+        let Some(position) = client.get_cursor(BALANCES, PROJECTOR).await? else {
+            println!("projector: no cursor yet (GetCursor: NOT_FOUND): projecting from offset 0");
+            return Ok(Self {
+                client,
+                cursor: None,
+                balances: BTreeMap::new(),
+            });
+        };
+        let mut output = client.subscribe(SubscribeOptions::new(BALANCES).stop_at_end(true));
+        let mut balances = BTreeMap::new();
+        let (mut outputs, mut covered) = (0, 0);
+        while let Some(event) = output.next().await? {
+            let changed: BalanceChanged = serde_json::from_slice(&event.payload)?;
+            covered = changed.source_offset + 1;
+            balances.insert(changed.account, changed.balance_cents);
+            outputs += 1;
         }
+        if covered != position {
+            return Err(format!(
+                "WRONG: GetCursor says {position}, but the output ends at ledger offset {covered}"
+            )
+            .into());
+        }
+        println!(
+            "projector: resumes at ledger offset {position} (GetCursor); balances of {} accounts \
+             rebuilt from {outputs} BalanceChanged events",
+            balances.len()
+        );
+        Ok(Self {
+            client,
+            cursor: Some(position),
+            balances,
+        })
     }
 
     /// Projects the ledger from the cursor on, following live events and reporting the cursor
@@ -436,44 +425,6 @@ impl Projector {
             Err(error) => Err(error.into()),
         }
     }
-}
-
-/// The projector's cursor; `None` if it was never set. The client wraps no GetCursor, so this
-/// retries what its own calls retry: a server restarting, a connection the server dropped.
-async fn projector_cursor(client: &Client) -> Result<Option<u64>, BoxError> {
-    let request = pb::GetCursorRequest {
-        topic: BALANCES.to_string(),
-        name: PROJECTOR.to_string(),
-    };
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(50);
-    loop {
-        match client.grpc().get_cursor(request.clone()).await {
-            Ok(response) => {
-                let cursor = response.into_inner().cursor;
-                return Ok(Some(
-                    cursor
-                        .ok_or("GetCursor answered without a cursor")?
-                        .position,
-                ));
-            }
-            Err(status) if status.code() == tonic::Code::NotFound => return Ok(None),
-            Err(status) if is_transient(&status) && started.elapsed() < STEP_TIMEOUT => {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(1));
-            }
-            Err(status) => return Err(status.into()),
-        }
-    }
-}
-
-/// The client's rule: UNAVAILABLE, DEADLINE_EXCEEDED, or a status tonic made up from a
-/// transport error (it carries that error as its source; a server's status never does).
-fn is_transient(status: &tonic::Status) -> bool {
-    matches!(
-        status.code(),
-        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
-    ) || std::error::Error::source(status).is_some()
 }
 
 /// One projector instance: loads its state, projects, and reloads whenever it finds itself
@@ -693,7 +644,7 @@ async fn run_story(history: u64, tellers: u64, binary: &Path) -> Result<bool, Bo
         sources.push(changed.source_offset);
         projected.insert(changed.account, changed.balance_cents);
     }
-    let cursor = projector_cursor(&client).await?;
+    let cursor = client.get_cursor(BALANCES, PROJECTOR).await?;
 
     let mut unique = ledger.transactions.clone();
     unique.sort();
