@@ -1,6 +1,7 @@
 //! The gRPC layer: translates between the proto and the engine, and errors into statuses.
 
-mod convert;
+/// Request validation, proto to domain; public so the fuzz tests (`tests/fuzz.rs`) can drive it.
+pub mod convert;
 mod observe;
 mod publish_stream;
 pub mod standard;
