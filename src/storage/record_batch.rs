@@ -340,7 +340,10 @@ impl Records {
                 self.next_offset
             )));
         }
-        self.next_offset += 1;
+        // A record at u64::MAX would leave the batch no representable end offset.
+        self.next_offset = offset.checked_add(1).ok_or_else(|| {
+            BatchError::Malformed(format!("record at offset {offset} ends the offset range"))
+        })?;
         Ok(EncodedEvent { offset, bytes })
     }
 }
