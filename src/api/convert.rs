@@ -219,10 +219,17 @@ fn timestamp(
 }
 
 fn duration(field: &'static str, value: prost_types::Duration) -> Result<Duration, InvalidRequest> {
-    Duration::try_from(value).map_err(|_| InvalidRequest::BadTime {
+    let negative = || InvalidRequest::BadTime {
         field,
         reason: "must be a non-negative duration",
-    })
+    };
+    // prost-types negates the seconds to report a negative duration, which overflows (a panic
+    // in debug builds) on i64::MIN: refuse negative durations before it gets to them.
+    let value = value.normalized();
+    if value.seconds < 0 || value.nanos < 0 {
+        return Err(negative());
+    }
+    Duration::try_from(value).map_err(|_| negative())
 }
 
 /// Validates a Subscribe request.
