@@ -1,0 +1,9 @@
+//! cargo-fuzz target `create_topic_request`; the oracle is `harness::create_topic_request`.
+#![no_main]
+
+// Each target uses its own part of the shared harness.
+#[allow(dead_code)]
+#[path = "../harness.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::create_topic_request(data));
