@@ -105,6 +105,18 @@ pub struct CutReport {
     pub changed_files: Vec<(String, u64, u64)>,
 }
 
+impl CutReport {
+    /// The report, cut short when it lists many files.
+    pub fn brief(&self) -> String {
+        let mut line = self.to_string();
+        if self.lost_names.len() + self.changed_files.len() > 8 {
+            line.truncate(400);
+            line.push_str("...");
+        }
+        line
+    }
+}
+
 impl fmt::Display for CutReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(change) = &self.cut_before {

@@ -43,9 +43,19 @@ impl Server {
     /// Starts the server on `data_dir` with extra `args`; waits for its "listening on" line.
     /// `Err` holds the end of its log if it exits first.
     pub async fn start(data_dir: &Path, args: &[&str]) -> Result<Self, String> {
+        Self::start_at(SocketAddr::from(([127, 0, 0, 1], 0)), data_dir, args).await
+    }
+
+    /// [`Server::start`] listening on `listen`: a stopped server's `addr` restarts it where
+    /// its clients reconnect.
+    pub async fn start_at(
+        listen: SocketAddr,
+        data_dir: &Path,
+        args: &[&str],
+    ) -> Result<Self, String> {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventstream"))
             .arg("serve")
-            .arg("--listen=127.0.0.1:0")
+            .arg(format!("--listen={listen}"))
             .arg(format!("--data-dir={}", data_dir.display()))
             .args(args)
             .env("RUST_LOG", "info")

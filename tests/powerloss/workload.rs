@@ -1,7 +1,6 @@
 //! The crash cycle: publishers under load, power cut, restart on what reached the disk, verify.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::PathBuf;
@@ -73,6 +72,15 @@ pub struct Summary {
     pub slowest_recovery: Duration,
 }
 
+impl Summary {
+    /// Counts a power cut.
+    pub fn record_cut(&mut self, report: &CutReport) {
+        self.cycles += 1;
+        self.pending_writes_dropped += report.pending_ops - report.kept_ops;
+        self.torn_writes += usize::from(report.torn.is_some());
+    }
+}
+
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -97,26 +105,43 @@ impl std::fmt::Display for Summary {
 
 /// An acknowledged event.
 #[derive(Debug, Clone)]
-struct Ack {
+pub struct Ack {
     key: String,
     at: Stored,
     /// The request it came in, for the all-or-nothing check.
     request: u64,
 }
 
-/// A Publish request, rebuilt identically from its topic and idempotency keys.
+/// A Publish request, rebuilt identically from its topic and event names.
 #[derive(Debug, Clone)]
-struct Request {
+pub struct Request {
     id: u64,
     topic: String,
+    /// The events' names: their idempotency keys, or for keyless events what their payloads
+    /// are made of.
     keys: Vec<String>,
+    keyed: bool,
 }
 
 impl Request {
     fn to_proto(&self) -> pb::PublishRequest {
         pb::PublishRequest {
             topic: self.topic.clone(),
-            events: self.keys.iter().map(|key| event_for(key)).collect(),
+            events: self
+                .keys
+                .iter()
+                .map(|key| {
+                    let event = event_for(key);
+                    if self.keyed {
+                        event
+                    } else {
+                        pb::EventData {
+                            idempotency_key: String::new(),
+                            ..event
+                        }
+                    }
+                })
+                .collect(),
             ..Default::default()
         }
     }
@@ -148,7 +173,7 @@ fn payload_for(key: &str) -> Vec<u8> {
     key.bytes().chain(*b";").cycle().take(len).collect()
 }
 
-fn event_for(key: &str) -> pb::EventData {
+pub fn event_for(key: &str) -> pb::EventData {
     pb::EventData {
         r#type: EVENT_TYPE.to_string(),
         payload: payload_for(key).into(),
@@ -157,24 +182,110 @@ fn event_for(key: &str) -> pb::EventData {
     }
 }
 
-/// Where a stored event is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Stored {
-    topic: String,
-    offset: u64,
-    id: String,
+/// The name of a stored event: its idempotency key, or for a keyless event what its payload is
+/// made of (see [`payload_for`]).
+pub fn name_of(event: &pb::Event) -> &str {
+    if !event.idempotency_key.is_empty() {
+        return &event.idempotency_key;
+    }
+    let end = event
+        .payload
+        .iter()
+        .position(|&byte| byte == b';')
+        .unwrap_or(event.payload.len());
+    std::str::from_utf8(&event.payload[..end]).unwrap_or_default()
 }
 
-/// What the publishers of one cycle share with the test.
-struct Shared {
+/// Checks that `event` is one this workload published to `topic`, undamaged.
+pub fn assert_intact(event: &pb::Event, topic: &str) {
+    assert_eq!(event.topic, topic);
+    assert_eq!(event.r#type, EVENT_TYPE, "{topic}@{}: type", event.offset);
+    let name = name_of(event);
+    assert!(
+        event.payload.as_ref() == payload_for(name).as_slice(),
+        "{topic}@{}: payload of {name} damaged ({} bytes)",
+        event.offset,
+        event.payload.len()
+    );
+}
+
+/// Where a stored event is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub topic: String,
+    pub offset: u64,
+    pub id: String,
+    /// Published with an idempotency key (its name), so a republish must be recognised.
+    pub keyed: bool,
+}
+
+impl Stored {
+    pub fn of(event: &pb::Event) -> Self {
+        Self {
+            topic: event.topic.clone(),
+            offset: event.offset,
+            id: event.id.clone(),
+            keyed: !event.idempotency_key.is_empty(),
+        }
+    }
+}
+
+/// What the clients of one cycle share with the test.
+pub struct Shared {
     acks: Mutex<Vec<Ack>>,
     progress: watch::Sender<usize>,
-    /// Set just before the server is killed: a publish error before that fails the test.
+    /// Set just before the server is stopped: a call failing before that fails the test.
     killed: AtomicBool,
-    /// The log as read back at the start of the cycle.
-    stored: Arc<HashMap<String, Stored>>,
+    /// The log as read back at the start of the cycle, plus what retention trimmed earlier.
+    pub stored: Arc<HashMap<String, Stored>>,
     /// The server's log, for failure messages.
     server_log: ServerLog,
+}
+
+impl Shared {
+    /// Shared state for a cycle that starts with `stored`; the receiver counts acknowledged
+    /// events.
+    pub fn new(
+        stored: Arc<HashMap<String, Stored>>,
+        server_log: ServerLog,
+    ) -> (Arc<Self>, watch::Receiver<usize>) {
+        let (progress, acked) = watch::channel(0);
+        let shared = Self {
+            acks: Mutex::new(Vec::new()),
+            progress,
+            killed: AtomicBool::new(false),
+            stored,
+            server_log,
+        };
+        (Arc::new(shared), acked)
+    }
+
+    /// From now on calls may fail: the server is going down.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+    }
+
+    /// Checks a call's outcome: `None` for a failure after [`Shared::kill`], a panic naming
+    /// `what` before.
+    pub fn outcome<T>(&self, what: &str, result: Result<T, tonic::Status>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(status) => {
+                assert!(
+                    self.killed.load(Ordering::SeqCst),
+                    "{what} failed while the server was up: {status:?}\nserver log:\n{}",
+                    self.server_log.tail()
+                );
+                None
+            }
+        }
+    }
+
+    /// The events acknowledged this cycle, once every client task is done.
+    pub fn into_acks(self: Arc<Self>) -> Vec<Ack> {
+        let shared = Arc::into_inner(self).expect("clients done");
+        shared.acks.into_inner().unwrap()
+    }
 }
 
 async fn send(
@@ -185,105 +296,154 @@ async fn send(
     let answer = tokio::time::timeout(TIMEOUT, client.publish(request.to_proto()))
         .await
         .expect("publish timed out");
-    match answer {
-        Ok(response) => {
-            let results = response.into_inner().results;
-            assert_eq!(results.len(), request.keys.len(), "one result per event");
-            Some(results)
-        }
-        Err(status) => {
-            assert!(
-                shared.killed.load(Ordering::SeqCst),
-                "publish failed while the server was up: {status:?}\nserver log:\n{}",
-                shared.server_log.tail()
-            );
-            None
-        }
-    }
+    let results = shared.outcome("publish", answer)?.into_inner().results;
+    assert_eq!(results.len(), request.keys.len(), "one result per event");
+    Some(results)
 }
 
-/// Publishes until the connection is lost, then returns the request that got no answer (whether
-/// it was appended is unknown). First retries the request cut off last cycle, checking that keys
-/// already stored come back as duplicates of the stored event.
-async fn publisher(
-    addr: SocketAddr,
-    me: usize,
-    cycle: usize,
-    topics: &'static [&'static str],
-    huge_one_in: u64,
-    retry: Option<Request>,
-    shared: Arc<Shared>,
-) -> Request {
-    let mut client = connect(addr).await;
-    let requests = retry.into_iter().chain((0..).map(|seq| {
-        let size = REQUEST_SIZES[(seq + me) % REQUEST_SIZES.len()];
-        Request {
-            id: ((cycle as u64) << 40) | ((me as u64) << 32) | seq as u64,
-            topic: topics[(seq + me) % topics.len()].to_string(),
-            keys: (0..size)
-                .map(|i| {
-                    let key = format!("c{cycle}-p{me}-s{seq}-e{i}");
-                    if huge_one_in > 0 && hash(&key).is_multiple_of(huge_one_in) {
-                        key + HUGE
-                    } else {
-                        key
-                    }
-                })
-                .collect(),
-        }
-    }));
-    for request in requests {
-        let Some(results) = send(&mut client, &shared, &request).await else {
-            return request;
-        };
-        let mut acks = Vec::with_capacity(results.len());
-        for (i, (key, result)) in request.keys.iter().zip(&results).enumerate() {
-            match shared.stored.get(key) {
-                Some(stored) => {
-                    assert!(result.duplicate, "key {key} is stored, not a duplicate");
+/// One publisher of a cycle.
+pub struct Publisher {
+    /// Its number, unique among the publishers of a run: part of its events' names.
+    pub me: usize,
+    pub cycle: usize,
+    /// Where it publishes, in turn.
+    pub topics: &'static [&'static str],
+    /// One event in this many is huge (see [`HUGE`]); 0 for none.
+    pub huge_one_in: u64,
+    /// Whether its events carry idempotency keys. Keyless requests cut off by a failure are not
+    /// retried: nothing could tell a retry from a new event.
+    pub keyed: bool,
+    /// The pause between requests; `None` to publish flat out.
+    pub pace: Option<Duration>,
+    /// Keyed: every this many requests, one is sent a second time once acknowledged, and must
+    /// come back as duplicates of itself; 0 for never.
+    pub resend_every: usize,
+}
+
+impl Publisher {
+    /// Publishes until the connection is lost, then returns the request that got no answer
+    /// (whether it was appended is unknown). First retries `retry`, the request cut off last
+    /// cycle, checking that keys already stored come back as duplicates of the stored event.
+    pub async fn run(
+        self,
+        addr: SocketAddr,
+        retry: Option<Request>,
+        shared: Arc<Shared>,
+    ) -> Request {
+        let Self {
+            me,
+            cycle,
+            topics,
+            huge_one_in,
+            keyed,
+            pace,
+            resend_every,
+        } = self;
+        let mut client = connect(addr).await;
+        let mut pace = pace.map(tokio::time::interval);
+        let requests = retry.into_iter().chain((0..).map(|seq| {
+            let size = REQUEST_SIZES[(seq + me) % REQUEST_SIZES.len()];
+            Request {
+                id: ((cycle as u64) << 40) | ((me as u64) << 32) | seq as u64,
+                // Two requests per topic in turn: with as many topics as request sizes have
+                // a common factor, `seq` alone would send each topic only some sizes.
+                topic: topics[(seq / 2 + me) % topics.len()].to_string(),
+                keys: (0..size)
+                    .map(|i| {
+                        let key = format!("c{cycle}-p{me}-s{seq}-e{i}");
+                        if huge_one_in > 0 && hash(&key).is_multiple_of(huge_one_in) {
+                            key + HUGE
+                        } else {
+                            key
+                        }
+                    })
+                    .collect(),
+                keyed,
+            }
+        }));
+        for (seq, request) in requests.enumerate() {
+            if let Some(pace) = &mut pace {
+                pace.tick().await;
+            }
+            let Some(results) = send(&mut client, &shared, &request).await else {
+                return request;
+            };
+            let acks = acknowledged(&request, &results, &shared.stored);
+            if keyed && resend_every > 0 && seq % resend_every == resend_every - 1 {
+                // A client retrying after a reply it did not get: same keys, same answer.
+                let Some(again) = send(&mut client, &shared, &request).await else {
+                    return request;
+                };
+                for (ack, result) in acks.iter().zip(&again) {
+                    assert!(result.duplicate, "resent {} not a duplicate", ack.key);
                     assert_eq!(
                         (result.offset, &result.id),
-                        (stored.offset, &stored.id),
-                        "a duplicate of {key} returns the stored offset and id"
-                    );
-                }
-                None => {
-                    assert!(!result.duplicate, "key {key} not stored, yet a duplicate");
-                    assert_eq!(
-                        result.offset,
-                        results[0].offset + i as u64,
-                        "a request's events are appended contiguously"
+                        (ack.at.offset, &ack.at.id),
+                        "resent {} returns the first answer's offset and id",
+                        ack.key
                     );
                 }
             }
-            acks.push(Ack {
-                key: key.clone(),
-                at: Stored {
-                    topic: request.topic.clone(),
-                    offset: result.offset,
-                    id: result.id.clone(),
-                },
-                request: request.id,
-            });
+            let count = acks.len();
+            shared.acks.lock().unwrap().extend(acks);
+            shared.progress.send_modify(|n| *n += count);
         }
-        let count = acks.len();
-        shared.acks.lock().unwrap().extend(acks);
-        shared.progress.send_modify(|n| *n += count);
+        unreachable!("the request sequence is endless")
     }
-    unreachable!("the request sequence is endless")
+}
+
+/// The acknowledgements in `results`, checked against the request and the keys already
+/// `stored`.
+fn acknowledged(
+    request: &Request,
+    results: &[pb::PublishResult],
+    stored: &HashMap<String, Stored>,
+) -> Vec<Ack> {
+    let mut acks = Vec::with_capacity(results.len());
+    for (i, (key, result)) in request.keys.iter().zip(results).enumerate() {
+        match stored.get(key).filter(|_| request.keyed) {
+            Some(stored) => {
+                assert!(result.duplicate, "key {key} is stored, not a duplicate");
+                assert_eq!(
+                    (result.offset, &result.id),
+                    (stored.offset, &stored.id),
+                    "a duplicate of {key} returns the stored offset and id"
+                );
+            }
+            None => {
+                assert!(!result.duplicate, "key {key} not stored, yet a duplicate");
+                assert_eq!(
+                    result.offset,
+                    results[0].offset + i as u64,
+                    "a request's events are appended contiguously"
+                );
+            }
+        }
+        acks.push(Ack {
+            key: key.clone(),
+            at: Stored {
+                topic: request.topic.clone(),
+                offset: result.offset,
+                id: result.id.clone(),
+                keyed: request.keyed,
+            },
+            request: request.id,
+        });
+    }
+    acks
 }
 
 /// The log as read back after a restart, checked for internal consistency.
 struct Recovered {
-    /// Events by idempotency key.
+    /// Events by name.
     stored: HashMap<String, Stored>,
-    /// Each topic's next offset.
-    ends: HashMap<String, u64>,
+    /// Each topic's retained range: first and next offset.
+    ranges: HashMap<String, (u64, u64)>,
     events: usize,
 }
 
-/// Reads `topic` from its oldest event to the end of the log as it stands; returns the events
-/// and the last `next_offset`. Failures carry `context()`.
+/// Reads `topic` from its oldest retained event to the end of the log as it stands; returns the
+/// events and the last `next_offset`. Failures carry `context()`.
 async fn read_topic(
     client: &mut Client,
     topic: &str,
@@ -321,6 +481,7 @@ async fn read_topic(
     .await
 }
 
+/// Reads `topics` back whole. Retention must not be trimming them meanwhile.
 async fn read_back(
     client: &mut Client,
     topics: &[&str],
@@ -328,51 +489,47 @@ async fn read_back(
 ) -> Recovered {
     let mut recovered = Recovered {
         stored: HashMap::new(),
-        ends: HashMap::new(),
+        ranges: HashMap::new(),
         events: 0,
     };
     for &topic in topics {
         let (events, next_offset) = read_topic(client, topic, context).await;
+        let first = events.first().map_or(next_offset, |event| event.offset);
         for (position, event) in events.iter().enumerate() {
             assert_eq!(
-                event.offset, position as u64,
-                "{topic}: offsets gapless from 0"
-            );
-            assert_eq!(event.topic, topic);
-            assert_eq!(event.r#type, EVENT_TYPE, "{topic}@{}: type", event.offset);
-            assert!(
-                event.payload.as_ref() == payload_for(&event.idempotency_key).as_slice(),
-                "{topic}@{}: payload of {} damaged ({} bytes)",
                 event.offset,
-                event.idempotency_key,
-                event.payload.len()
+                first + position as u64,
+                "{topic}: offsets gapless from {first}"
             );
-            let previous = recovered.stored.insert(
-                event.idempotency_key.clone(),
-                Stored {
-                    topic: topic.to_string(),
-                    offset: event.offset,
-                    id: event.id.clone(),
-                },
-            );
+            assert_intact(event, topic);
+            let previous = recovered
+                .stored
+                .insert(name_of(event).to_string(), Stored::of(event));
             assert!(
                 previous.is_none(),
-                "idempotency key {} appended twice: {previous:?} and {topic}@{}",
-                event.idempotency_key,
+                "event {} appended twice: {previous:?} and {topic}@{}",
+                name_of(event),
                 event.offset
             );
         }
-        assert_eq!(next_offset, events.len() as u64, "{topic}: next_offset");
-        assert_topic_range(client, topic, 0, next_offset).await;
+        assert_eq!(
+            next_offset,
+            first + events.len() as u64,
+            "{topic}: next_offset"
+        );
+        assert_topic_range(client, topic, first, next_offset).await;
         recovered.events += events.len();
-        recovered.ends.insert(topic.to_string(), next_offset);
+        recovered
+            .ranges
+            .insert(topic.to_string(), (first, next_offset));
     }
     recovered
 }
 
 /// Checks the recovered log against what was known before the cut: `before` (the log as read
-/// back at the cycle's start), `acks` (acknowledged during the cycle) and `unknown` (requests
-/// cut off without an answer). Returns the acknowledged events lost.
+/// back at the cycle's start, and earlier events since trimmed), `acks` (acknowledged during the
+/// cycle) and `unknown` (requests cut off without an answer). Events below a topic's first
+/// offset count as trimmed by retention. Returns the acknowledged events lost.
 fn verify(
     fsync: Fsync,
     recovered: &Recovered,
@@ -381,6 +538,7 @@ fn verify(
     unknown: &[Request],
     context: &dyn Fn() -> String,
 ) -> Vec<Ack> {
+    let trimmed = |at: &Stored| at.offset < recovered.ranges[&at.topic].0;
     let mut lost = Vec::new();
     let known = before
         .iter()
@@ -394,6 +552,7 @@ fn verify(
                 "event {key} changed place after the power cut\n{}",
                 context()
             ),
+            None if trimmed(at) => {}
             None if fsync == Fsync::Always => {
                 panic!("acknowledged event lost: {key} at {at:?}\n{}", context())
             }
@@ -401,7 +560,7 @@ fn verify(
                 // Fsync never may lose the newest events, never older ones: the topic must
                 // have come back shorter than this event's offset (a prefix).
                 assert!(
-                    recovered.ends[&at.topic] <= at.offset,
+                    recovered.ranges[&at.topic].1 <= at.offset,
                     "{key} at {at:?} is missing from the middle of the log\n{}",
                     context()
                 );
@@ -425,7 +584,7 @@ fn verify(
     for (id, events) in requests {
         let present = events
             .iter()
-            .filter(|ack| recovered.stored.contains_key(&ack.key))
+            .filter(|ack| recovered.stored.contains_key(&ack.key) || trimmed(&ack.at))
             .count();
         assert!(
             present == 0 || present == events.len(),
@@ -440,22 +599,23 @@ fn verify(
             .iter()
             .map(|key| recovered.stored.get(key))
             .collect();
-        if found.iter().all(Option::is_none) {
+        let Some(start) = found.iter().position(Option::is_some) else {
             continue;
-        }
-        let found: Vec<&Stored> = found
-            .into_iter()
-            .map(|found| {
-                found.unwrap_or_else(|| {
-                    panic!("request appended in part: {request:?}\n{}", context())
-                })
-            })
-            .collect();
-        for (i, stored) in found.iter().enumerate() {
+        };
+        // Retention may have trimmed the request's first events since, nothing else.
+        let first_found = found[start].expect("found");
+        assert!(
+            start == 0 || first_found.offset == recovered.ranges[&request.topic].0,
+            "request appended in part: {request:?}\n{}",
+            context()
+        );
+        for (i, stored) in found[start..].iter().enumerate() {
+            let stored = stored
+                .unwrap_or_else(|| panic!("request appended in part: {request:?}\n{}", context()));
             assert_eq!(stored.topic, request.topic);
             assert_eq!(
                 stored.offset,
-                found[0].offset + i as u64,
+                first_found.offset + i as u64,
                 "cut-off request appended out of order: {request:?}"
             );
         }
@@ -520,19 +680,132 @@ fn dedup_sample(
     count: usize,
     rng: &mut Rng,
 ) -> Vec<(String, Stored)> {
-    let mut keys: Vec<&String> = stored.keys().collect();
+    let mut keys: Vec<&String> = stored
+        .iter()
+        .filter_map(|(key, at)| at.keyed.then_some(key))
+        .collect();
     keys.sort_unstable();
     let mut sample: HashMap<String, Stored> = HashMap::new();
     for _ in 0..count.min(keys.len()) {
         let key = keys[rng.below(keys.len() as u64) as usize];
         sample.insert(key.clone(), stored[key].clone());
     }
-    for ack in newest.iter().rev().take(count) {
+    for ack in newest.iter().rev().filter(|ack| ack.at.keyed).take(count) {
         if let Some(at) = stored.get(&ack.key) {
             sample.insert(ack.key.clone(), at.clone());
         }
     }
     sample.into_iter().collect()
+}
+
+/// What a check after a restart found.
+pub struct Checked {
+    /// Every event known to be stored: those read back, and earlier ones retention has
+    /// trimmed since (their keys are still deduplicated).
+    pub stored: HashMap<String, Stored>,
+    /// Each topic's retained range: first and next offset.
+    pub ranges: HashMap<String, (u64, u64)>,
+    /// Events read back.
+    pub events: usize,
+    pub lost: usize,
+    /// Keys republished and recognised as duplicates.
+    pub republished: usize,
+}
+
+/// After a restart: reads `topics` back, verifies them against what was known before (`known`:
+/// the stored events, those acknowledged since, the requests cut off; see [`verify`]), and
+/// republishes a sample of stored keys, which must come back as duplicates. Adds to `summary`.
+pub async fn check_recovery(
+    client: &mut Client,
+    fsync: Fsync,
+    topics: &[&str],
+    known: (&HashMap<String, Stored>, &[Ack], &[Request]),
+    rng: &mut Rng,
+    context: &dyn Fn() -> String,
+    summary: &mut Summary,
+) -> Checked {
+    let (before, newest, unknown) = known;
+    let recovered = read_back(client, topics, context).await;
+    let lost = verify(fsync, &recovered, before, newest, unknown, context);
+    summary.events_checked += recovered.events;
+    summary.lost += lost.len();
+    summary.cycles_with_loss += usize::from(!lost.is_empty());
+    summary.unacknowledged_kept += recovered
+        .stored
+        .len()
+        .saturating_sub(before.len() + newest.len());
+    let Recovered {
+        mut stored,
+        ranges,
+        events,
+    } = recovered;
+    let trimmed = before
+        .iter()
+        .chain(newest.iter().map(|ack| (&ack.key, &ack.at)))
+        .filter(|(key, at)| !stored.contains_key(*key) && at.offset < ranges[&at.topic].0)
+        .map(|(key, at)| (key.clone(), at.clone()))
+        .collect::<Vec<_>>();
+    stored.extend(trimmed);
+    let sample = dedup_sample(&stored, newest, 12, rng);
+    republish(client, &sample, rng).await;
+    summary.dedup_checked += sample.len();
+    Checked {
+        stored,
+        ranges,
+        events,
+        lost: lost.len(),
+        republished: sample.len(),
+    }
+}
+
+/// Cuts the power under `server` at a random point of its stream of writes and fsyncs (a cut
+/// right after an acknowledgement would mostly find nothing unsynced), kills it, and remounts
+/// what reached the disk. Calls fail from now on (`shared`). Copies the data directory to
+/// [`DUMP_ENV`] if set.
+pub async fn cut_power(
+    mut fs: PowerLossFs,
+    mut rng: Rng,
+    server: Server,
+    shared: &Shared,
+    cut: Cut,
+    cycle: usize,
+) -> (PowerLossFs, Rng, CutReport) {
+    let frozen = fs.cut_after(rng.below(MAX_CHANGES_BEFORE_CUT));
+    within(frozen).await.expect("the server keeps writing");
+    shared.kill();
+    server.kill_then(|| fs.release_stalled()).await;
+    let (fs, report, rng) = within(tokio::task::spawn_blocking(move || {
+        let report = fs.power_cut(cut, &mut rng);
+        (fs, report, rng)
+    }))
+    .await
+    .expect("power cut task");
+    let report = report.unwrap_or_else(|why| panic!("cycle {cycle}: power cut: {why}"));
+    if let Some(dump) = std::env::var_os(DUMP_ENV) {
+        // What the next server will start on, for a post-mortem.
+        let target = PathBuf::from(dump).join(format!("cycle-{}", cycle + 1));
+        fs.dump_to(&target).expect("dump the data directory");
+        println!(
+            "data directory after the cut copied to {}",
+            target.display()
+        );
+    }
+    (fs, rng, report)
+}
+
+/// Prints what is in the filesystem and what it went through.
+pub fn print_filesystem(fs: &PowerLossFs) {
+    let files: Vec<String> = fs
+        .files()
+        .into_iter()
+        .map(|(name, size)| format!("{name} ({size} bytes)"))
+        .collect();
+    println!("data directory at the end: {}", files.join(", "));
+    let stats = fs.stats();
+    println!(
+        "filesystem: {} writes ({} bytes), {} file fsyncs, {} directory fsyncs, {} power cuts",
+        stats.writes, stats.bytes_written, stats.fsyncs, stats.dir_fsyncs, stats.power_cuts
+    );
 }
 
 /// Runs `settings.cycles` crash cycles on `fs` and a final check; panics on any violation.
@@ -569,35 +842,31 @@ pub async fn run(mut fs: PowerLossFs, settings: Settings, mut rng: Rng) -> Summa
                     server.log_tail()
                 )
             };
-            let recovered = read_back(&mut client, settings.topics, &context).await;
             let pending: Vec<Request> = unknown.iter().flatten().cloned().collect();
-            let lost = verify(
+            let checked = check_recovery(
+                &mut client,
                 settings.fsync,
-                &recovered,
-                &stored,
-                &newest,
-                &pending,
+                settings.topics,
+                (&stored, &newest, &pending),
+                &mut rng,
                 &context,
-            );
-            summary.events_checked += recovered.events;
-            summary.lost += lost.len();
-            summary.cycles_with_loss += usize::from(!lost.is_empty());
-            let known = stored.len() + newest.len();
-            summary.unacknowledged_kept += recovered.stored.len().saturating_sub(known);
-            let sample = dedup_sample(&recovered.stored, &newest, 12, &mut rng);
-            republish(&mut client, &sample, &mut rng).await;
-            summary.dedup_checked += sample.len();
+                &mut summary,
+            )
+            .await;
+            for (topic, range) in &checked.ranges {
+                assert_eq!(range.0, 0, "{topic}: nothing trims it");
+            }
             summary.slowest_recovery = summary.slowest_recovery.max(start.elapsed());
             println!(
                 "cycle {cycle}: {} events back ({} topics), {} acknowledged lost, {} keys \
                  republished as duplicates; restart and read-back took {:.1?}",
-                recovered.events,
+                checked.events,
                 settings.topics.len(),
-                lost.len(),
-                sample.len(),
+                checked.lost,
+                checked.republished,
                 start.elapsed()
             );
-            stored = Arc::new(recovered.stored);
+            stored = Arc::new(checked.stored);
         }
         if cycle == settings.cycles {
             // The server accepts new events after everything.
@@ -625,27 +894,21 @@ pub async fn run(mut fs: PowerLossFs, settings: Settings, mut rng: Rng) -> Summa
 
         let kill_after = settings.acks_per_cycle.start
             + rng.below(settings.acks_per_cycle.len() as u64) as usize;
-        let (progress, mut acked) = watch::channel(0);
-        let shared = Arc::new(Shared {
-            acks: Mutex::new(Vec::new()),
-            progress,
-            killed: AtomicBool::new(false),
-            stored: Arc::clone(&stored),
-            server_log: server.log(),
-        });
+        let (shared, mut acked) = Shared::new(Arc::clone(&stored), server.log());
         let tasks: Vec<_> = unknown
             .iter_mut()
             .enumerate()
             .map(|(me, retry)| {
-                tokio::spawn(publisher(
-                    server.addr,
+                let publisher = Publisher {
                     me,
                     cycle,
-                    settings.topics,
-                    settings.huge_one_in,
-                    retry.take(),
-                    Arc::clone(&shared),
-                ))
+                    topics: settings.topics,
+                    huge_one_in: settings.huge_one_in,
+                    keyed: true,
+                    pace: None,
+                    resend_every: 0,
+                };
+                tokio::spawn(publisher.run(server.addr, retry.take(), Arc::clone(&shared)))
             })
             .collect();
         if settings.fsync == Fsync::Never {
@@ -661,61 +924,23 @@ pub async fn run(mut fs: PowerLossFs, settings: Settings, mut rng: Rng) -> Summa
         within(acked.wait_for(|n| *n >= kill_after))
             .await
             .expect("publishers alive");
-        // The power goes at a random point of the server's stream of writes and fsyncs: a
-        // cut right after an acknowledgement would mostly find nothing unsynced.
-        let frozen = fs.cut_after(rng.below(MAX_CHANGES_BEFORE_CUT));
-        within(frozen).await.expect("the server keeps writing");
-        shared.killed.store(true, Ordering::SeqCst);
-        server.kill_then(|| fs.release_stalled()).await;
+        let cut = settings.cuts[cycle % settings.cuts.len()];
+        let report;
+        (fs, rng, report) = cut_power(fs, rng, server, &shared, cut, cycle).await;
         for (me, task) in tasks.into_iter().enumerate() {
             unknown[me] = Some(within(task).await.expect("publisher task"));
         }
-        let shared = Arc::into_inner(shared).expect("publishers done");
-        newest = shared.acks.into_inner().unwrap();
+        newest = shared.into_acks();
         summary.acknowledged += newest.len();
-
-        let cut = settings.cuts[cycle % settings.cuts.len()];
-        let (returned, report, generator) = within(tokio::task::spawn_blocking(move || {
-            let report = fs.power_cut(cut, &mut rng);
-            (fs, report, rng)
-        }))
-        .await
-        .expect("power cut task");
-        (fs, rng) = (returned, generator);
-        last_report = report.unwrap_or_else(|why| panic!("cycle {cycle}: power cut: {why}"));
-        if let Some(dump) = std::env::var_os(DUMP_ENV) {
-            // What the next server will start on, for a post-mortem.
-            let target = PathBuf::from(dump).join(format!("cycle-{}", cycle + 1));
-            fs.dump_to(&target).expect("dump the data directory");
-            println!(
-                "data directory after the cut copied to {}",
-                target.display()
-            );
-        }
-        summary.cycles += 1;
-        summary.pending_writes_dropped += last_report.pending_ops - last_report.kept_ops;
-        summary.torn_writes += usize::from(last_report.torn.is_some());
-        let mut line = format!(
-            "cycle {cycle}: {} events acknowledged, power cut ({cut:?}): {last_report}",
-            newest.len()
+        summary.record_cut(&report);
+        println!(
+            "cycle {cycle}: {} events acknowledged, power cut ({cut:?}): {}",
+            newest.len(),
+            report.brief()
         );
-        if last_report.lost_names.len() + last_report.changed_files.len() > 8 {
-            line.truncate(400);
-            let _ = write!(line, "...");
-        }
-        println!("{line}");
+        last_report = report;
     }
-    let files: Vec<String> = fs
-        .files()
-        .into_iter()
-        .map(|(name, size)| format!("{name} ({size} bytes)"))
-        .collect();
-    println!("data directory at the end: {}", files.join(", "));
-    let stats = fs.stats();
-    println!(
-        "filesystem: {} writes ({} bytes), {} file fsyncs, {} directory fsyncs, {} power cuts",
-        stats.writes, stats.bytes_written, stats.fsyncs, stats.dir_fsyncs, stats.power_cuts
-    );
+    print_filesystem(&fs);
     println!(
         "{:?}: {summary}; {:.1?} in all",
         settings.fsync,
