@@ -7,6 +7,8 @@ mod common;
 mod fs;
 #[path = "powerloss/server.rs"]
 mod server;
+#[path = "powerloss/soak.rs"]
+mod soak;
 #[path = "powerloss/workload.rs"]
 mod workload;
 
@@ -322,4 +324,16 @@ async fn fsync_always_keeps_a_data_directory_it_created() {
     };
     let summary = workload::run(fs, settings, Rng::new(seed(test))).await;
     assert_eq!(summary.lost, 0);
+}
+
+/// The soak (`scripts/soak.sh [minutes]`): a mixed workload for `EVENTSTREAM_SOAK_MINUTES`
+/// (default 2), interrupted every `EVENTSTREAM_SOAK_INTERVAL_SECONDS` by a power cut, kill -9
+/// or SIGTERM in turn; every invariant checked after each restart, and the server's memory and
+/// open files must not grow. See tests/powerloss/soak.rs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long: run by scripts/soak.sh"]
+async fn soak_mixed_workload_across_power_cuts_kills_and_sigterms() {
+    let test = "soak_mixed_workload_across_power_cuts_kills_and_sigterms";
+    let Some(fs) = mount(test) else { return };
+    soak::run(fs, soak::Plan::from_env(), Rng::new(seed(test))).await;
 }

@@ -121,6 +121,19 @@ impl Server {
         ServerLog(Arc::clone(&self.log))
     }
 
+    /// The process id, to watch its memory and open files.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+
+    /// SIGTERM; returns the exit status once the process is gone.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = i32::try_from(self.pid()).expect("pid");
+        // SAFETY: sending a signal to our own child process, which has not been waited for.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        within(self.child.wait()).await.expect("wait")
+    }
+
     /// SIGKILL, and wait until the process is gone (its files closed).
     pub async fn kill(self) {
         self.kill_then(|| {}).await;

@@ -124,6 +124,10 @@ pub struct Request {
 }
 
 impl Request {
+    pub fn event_count(&self) -> usize {
+        self.keys.len()
+    }
+
     fn to_proto(&self) -> pb::PublishRequest {
         pb::PublishRequest {
             topic: self.topic.clone(),
