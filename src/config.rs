@@ -46,9 +46,37 @@ pub struct Config {
     #[arg(long, env = "EVENTSTREAM_MAX_EVENT_BYTES", default_value_t = 1024 * 1024)]
     pub max_event_bytes: usize,
 
-    /// Largest accepted gRPC request, in bytes.
+    /// Largest accepted gRPC request message, in bytes; a larger one fails with
+    /// RESOURCE_EXHAUSTED.
     #[arg(long, env = "EVENTSTREAM_MAX_REQUEST_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_request_bytes: usize,
+
+    /// Most topics the server holds; creating one more, explicitly or by auto-create, fails
+    /// with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "EVENTSTREAM_MAX_TOPICS", default_value_t = 10_000)]
+    pub max_topics: usize,
+
+    /// Most open Subscribe streams on the whole server; one more fails with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "EVENTSTREAM_MAX_SUBSCRIPTIONS", default_value_t = 10_000)]
+    pub max_subscriptions: usize,
+
+    /// Most open Subscribe streams over one client connection; one more fails with
+    /// RESOURCE_EXHAUSTED.
+    #[arg(
+        long,
+        env = "EVENTSTREAM_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+        default_value_t = 1_000
+    )]
+    pub max_subscriptions_per_connection: usize,
+
+    /// How long a connection may stay silent before the server pings it (HTTP/2 PING); 0s: never.
+    #[arg(long, env = "EVENTSTREAM_KEEPALIVE_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub keepalive_interval: Duration,
+
+    /// How long the server waits for a ping's answer before closing the connection and ending
+    /// its calls: a dead peer is noticed within the interval plus this.
+    #[arg(long, env = "EVENTSTREAM_KEEPALIVE_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub keepalive_timeout: Duration,
 
     /// How long idempotency keys are remembered, for topics that do not set their own window.
     #[arg(long, env = "EVENTSTREAM_DEFAULT_DEDUP_WINDOW", default_value = "24h", value_parser = humantime::parse_duration)]
@@ -91,6 +119,11 @@ impl Config {
             fsync: FsyncPolicy::Always,
             max_event_bytes: 1024 * 1024,
             max_request_bytes: 16 * 1024 * 1024,
+            max_topics: 10_000,
+            max_subscriptions: 10_000,
+            max_subscriptions_per_connection: 1_000,
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(20),
             default_dedup_window: Duration::from_secs(24 * 3600),
             cache_bytes: 64 * 1024 * 1024,
             min_free_disk_bytes: 64 * 1024 * 1024,

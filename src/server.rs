@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
-use crate::api::{EventStreamApi, EventStreamServiceServer, ObserveLayer, standard};
+use crate::api::{EventStreamApi, EventStreamServiceServer, ObserveLayer, request_limit, standard};
 use crate::config::Config;
 use crate::engine::{Broker, EngineError, EngineSettings};
 use crate::storage::{Store, StoreError};
@@ -67,6 +67,9 @@ pub async fn run(
             fsync: config.fsync,
             default_dedup_window: config.default_dedup_window,
             retention_interval: config.retention_interval,
+            max_topics: config.max_topics,
+            max_subscriptions: config.max_subscriptions,
+            max_subscriptions_per_connection: config.max_subscriptions_per_connection,
         },
     )
     .await?;
@@ -89,6 +92,7 @@ pub async fn run(
     let (readiness, health) = standard::health(broker.stopping().clone()).await;
     let service =
         EventStreamServiceServer::new(EventStreamApi::new(broker.clone(), config.max_event_bytes))
+            // A backstop: `request_limit` refuses such messages first, with a better status.
             .max_decoding_message_size(config.max_request_bytes)
             .max_encoding_message_size(usize::MAX);
 
@@ -97,8 +101,14 @@ pub async fn run(
         .with_nodelay(Some(true))
         .with_keepalive(Some(Duration::from_secs(60)));
     let (stop_accepting, accepting_stopped) = tokio::sync::oneshot::channel::<()>();
+    // Pings find dead peers, whose subscriptions would otherwise hold their slots for as long as
+    // the TCP connection looks open (hours, through a NAT that forgot it).
+    let keepalive = (!config.keepalive_interval.is_zero()).then_some(config.keepalive_interval);
     let server = tonic::transport::Server::builder()
+        .http2_keepalive_interval(keepalive)
+        .http2_keepalive_timeout(Some(config.keepalive_timeout))
         .layer(ObserveLayer::new()?)
+        .layer(request_limit::layer(config.max_request_bytes))
         .add_service(service)
         .add_service(health)
         .add_service(standard::reflection_v1()?)

@@ -4,6 +4,7 @@
 pub mod convert;
 mod observe;
 mod publish_stream;
+pub mod request_limit;
 pub mod standard;
 mod status;
 mod subscribe_response;
@@ -89,11 +90,13 @@ impl pb::event_stream_service_server::EventStreamService for EventStreamApi {
         &self,
         request: Request<pb::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
+        // The client's address identifies its connection: unique among open connections.
+        let connection = request.remote_addr();
         let request = request.into_inner();
         let spec = convert::subscribe_spec(&request)?;
         let topic = convert::topic_name(request.topic)?;
         record_topic(&topic);
-        let deliveries = self.broker.subscribe(&topic, spec).await?;
+        let deliveries = self.broker.subscribe(&topic, spec, connection).await?;
         let responses = deliveries.map(|delivery| {
             delivery
                 .map(pb::SubscribeResponse::from)

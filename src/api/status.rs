@@ -74,6 +74,7 @@ impl From<EngineError> for Status {
                 );
             }
             EngineError::CursorNotFound { .. } => Code::NotFound,
+            EngineError::LimitReached { .. } => Code::ResourceExhausted,
             EngineError::ShuttingDown => Code::Unavailable,
             EngineError::Storage(store) => match store.as_ref() {
                 StoreError::Corrupt { .. }

@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use super::limits::Limit;
 use crate::model::{CursorName, Expectation, TopicName};
 use crate::storage::StoreError;
 
@@ -104,6 +105,14 @@ pub enum EngineError {
         topic: TopicName,
         /// The cursor.
         cursor: CursorName,
+    },
+    /// Granting the request would take the server over one of its limits.
+    #[error("limit reached: at most {max} {limit} (the server's {flag})", flag = limit.flag())]
+    LimitReached {
+        /// Which limit.
+        limit: Limit,
+        /// Its value.
+        max: usize,
     },
     /// The server is shutting down.
     #[error("the server is shutting down; reconnect and resume")]

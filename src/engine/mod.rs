@@ -2,11 +2,13 @@
 
 mod error;
 mod instruments;
+mod limits;
 mod subscription;
 mod syncer;
 mod topic;
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -15,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use error::EngineError;
+pub use limits::Limit;
 pub use subscription::{Deliveries, Delivery, StartAt, SubscribeSpec};
 pub use topic::{PendingAppend, Visible};
 
@@ -23,6 +26,7 @@ use crate::model::{
     AppendResult, Cursor, CursorName, Publication, Timestamp, TopicConfig, TopicInfo, TopicName,
 };
 use crate::storage::{Recovered, Store, TopicMeta};
+use limits::SubscriptionSlots;
 use topic::{TopicHandle, WriterContext};
 
 /// Commits waiting for the syncer before topic writers wait for it.
@@ -39,6 +43,12 @@ pub struct EngineSettings {
     pub default_dedup_window: Duration,
     /// How often retention runs.
     pub retention_interval: Duration,
+    /// Topics that can be created; topics already stored all load, even over it.
+    pub max_topics: usize,
+    /// Open subscriptions on the whole server.
+    pub max_subscriptions: usize,
+    /// Open subscriptions over one client connection.
+    pub max_subscriptions_per_connection: usize,
 }
 
 /// A topic's state as monitoring sees it.
@@ -71,6 +81,7 @@ pub struct Broker {
     syncer_stop: CancellationToken,
     writers: TaskTracker,
     subscriptions: TaskTracker,
+    subscription_slots: Arc<SubscriptionSlots>,
     syncer: TaskTracker,
 }
 
@@ -87,6 +98,10 @@ impl Broker {
             commit_queue,
             syncer_stop.clone(),
         ));
+        let subscription_slots = SubscriptionSlots::new(
+            settings.max_subscriptions,
+            settings.max_subscriptions_per_connection,
+        );
         let broker = Arc::new(Self {
             store: Arc::clone(&store),
             settings,
@@ -98,6 +113,7 @@ impl Broker {
             syncer_stop,
             writers: TaskTracker::new(),
             subscriptions: TaskTracker::new(),
+            subscription_slots,
             syncer,
         });
         let fallback = TopicMeta {
@@ -183,6 +199,12 @@ impl Broker {
         name: TopicName,
         config: TopicConfig,
     ) -> Result<Arc<TopicHandle>, EngineError> {
+        if self.read_topics().len() >= self.settings.max_topics {
+            return Err(EngineError::LimitReached {
+                limit: Limit::Topics,
+                max: self.settings.max_topics,
+            });
+        }
         let meta = TopicMeta {
             config,
             create_time: Timestamp::now(),
@@ -248,17 +270,27 @@ impl Broker {
         &self.streams_stop
     }
 
-    /// Starts a subscription to `topic`.
+    /// Starts a subscription to `topic` for a client on `connection` (its address; none: only
+    /// the server-wide subscription limit applies).
     pub async fn subscribe(
         &self,
         topic: &TopicName,
         spec: SubscribeSpec,
+        connection: Option<SocketAddr>,
     ) -> Result<Deliveries, EngineError> {
         if self.streams_stop.is_cancelled() {
             return Err(EngineError::ShuttingDown);
         }
+        // Before the topic, so a subscription over the limit does not auto-create one.
+        let slot = self.subscription_slots.take(connection)?;
         let handle = self.topic_for_use(topic).await?;
-        subscription::start(handle, spec, self.streams_stop.clone(), &self.subscriptions)
+        subscription::start(
+            handle,
+            spec,
+            slot,
+            self.streams_stop.clone(),
+            &self.subscriptions,
+        )
     }
 
     /// Creates a topic; durable when this returns.

@@ -20,6 +20,7 @@ use tokio_stream::Stream;
 use tokio_util::sync::CancellationToken;
 
 use super::EngineError;
+use super::limits::SubscriptionSlot;
 use super::topic::{TopicHandle, Visible};
 use crate::model::Timestamp;
 use crate::storage::StoreError;
@@ -138,10 +139,11 @@ impl Stream for Deliveries {
     }
 }
 
-/// Resolves the start and spawns the producer task.
+/// Resolves the start and spawns the producer task, which holds `slot` until it ends.
 pub(super) fn start(
     topic: Arc<TopicHandle>,
     spec: SubscribeSpec,
+    slot: SubscriptionSlot,
     shutdown: CancellationToken,
     tasks: &tokio_util::task::TaskTracker,
 ) -> Result<Deliveries, EngineError> {
@@ -164,6 +166,7 @@ pub(super) fn start(
         last_sent: None,
         announced_caught_up: false,
         shutdown,
+        _slot: slot,
     };
     tasks.spawn(producer.run());
     Ok(Deliveries {
@@ -215,6 +218,8 @@ struct Producer {
     /// Whether a response with `caught_up` has been sent.
     announced_caught_up: bool,
     shutdown: CancellationToken,
+    /// Counts the subscription against the limits until the task ends.
+    _slot: SubscriptionSlot,
 }
 
 /// Why the producer stopped.
