@@ -1,4 +1,7 @@
-//! Server configuration: every setting has a flag, an `EVENTSTREAM_*` variable and a default.
+//! Server configuration: every setting has a flag, an `EVENTSTREAM_*` variable, a key of the
+//! `--config` file (see [`file`]) and a default.
+
+pub mod file;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -107,6 +110,23 @@ pub struct Config {
         default_value = "text"
     )]
     pub log_format: LogFormat,
+}
+
+/// The arguments of `eventstream serve`: the settings, and where else they may come from.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// The settings.
+    #[command(flatten)]
+    pub config: Config,
+
+    /// A TOML file of settings, keyed by the flags without their dashes
+    /// (`max-topics = 500`); flags and environment variables override it.
+    #[arg(long = "config", env = "EVENTSTREAM_CONFIG", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+
+    /// Print the effective configuration in the file's format (secrets left out) and exit.
+    #[arg(long)]
+    pub print_config: bool,
 }
 
 impl Config {

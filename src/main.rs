@@ -5,8 +5,9 @@ mod cli;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use eventstream::config::{Config, LogFormat};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+use eventstream::config::file::{ConfigFile, ConfigFileError};
+use eventstream::config::{Config, LogFormat, ServeArgs};
 
 #[derive(Parser)]
 #[command(
@@ -22,7 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
-    Serve(Config),
+    Serve(ServeArgs),
     /// Check a data directory offline: which offsets of each topic are intact.
     #[command(after_help = cli::verify::EXIT_CODES)]
     Verify(cli::verify::VerifyArgs),
@@ -32,10 +33,24 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let (cli, matches) = match parse_command_line() {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            eprintln!("error: {error}");
+            // Like any other bad usage.
+            return ExitCode::from(2);
+        }
+    };
+    if let Command::Serve(serve) = &cli.command
+        && serve.print_config
+        && let Some(serve) = matches.subcommand_matches("serve")
+    {
+        print!("{}", eventstream::config::file::render(serve));
+        return ExitCode::SUCCESS;
+    }
     // The client commands print their own results and errors; their retry notices are noise.
     let (default_filter, format) = match &cli.command {
-        Command::Serve(config) => ("info", config.log_format),
+        Command::Serve(serve) => ("info", serve.config.log_format),
         Command::Verify(_) | Command::Client(_) => ("warn", LogFormat::Text),
     };
     let log = tracing_subscriber::fmt()
@@ -56,10 +71,43 @@ async fn main() -> ExitCode {
             .init(),
     }
     match cli.command {
-        Command::Serve(config) => serve(config).await,
+        Command::Serve(serve_args) => {
+            if let Some(path) = &serve_args.config_file {
+                tracing::info!(
+                    "settings from {} where no flag or variable sets them",
+                    path.display()
+                );
+            }
+            serve(serve_args.config).await
+        }
         Command::Verify(args) => cli::verify::run(&args),
         Command::Client(command) => cli::run(command).await,
     }
+}
+
+/// Parses the command line; with `serve --config FILE`, twice: the file's settings become the
+/// flags' defaults, so flags and environment variables still override them.
+fn parse_command_line() -> Result<(Cli, ArgMatches), ConfigFileError> {
+    let matches = Cli::command().get_matches();
+    let config_file = match matches.subcommand() {
+        Some(("serve", serve)) => {
+            ServeArgs::from_arg_matches(serve)
+                .unwrap_or_else(|error| error.exit())
+                .config_file
+        }
+        _ => None,
+    };
+    let matches = match config_file {
+        Some(path) => {
+            let file = ConfigFile::read(&path)?;
+            Cli::command()
+                .mut_subcommand("serve", |serve| file.apply(serve))
+                .get_matches()
+        }
+        None => matches,
+    };
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    Ok((cli, matches))
 }
 
 async fn serve(config: Config) -> ExitCode {
