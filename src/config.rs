@@ -110,6 +110,23 @@ pub struct Config {
         default_value = "text"
     )]
     pub log_format: LogFormat,
+
+    /// PEM certificate chain the server presents; with `--tls-key`, gRPC is served over TLS only.
+    #[arg(long, env = "EVENTSTREAM_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of `--tls-cert`.
+    #[arg(long, env = "EVENTSTREAM_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// PEM CA certificate(s): clients must present a certificate signed by one (mutual TLS).
+    #[arg(long, env = "EVENTSTREAM_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// TOML file of tokens (their SHA-256) and what each may do; without it anyone may do
+    /// anything.
+    #[arg(long, env = "EVENTSTREAM_AUTH_FILE")]
+    pub auth_file: Option<PathBuf>,
 }
 
 /// The arguments of `eventstream serve`: the settings, and where else they may come from.
@@ -150,6 +167,10 @@ impl Config {
             retention_interval: Duration::from_secs(1),
             metrics_listen: None,
             log_format: LogFormat::Text,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            auth_file: None,
         }
     }
 }

@@ -27,6 +27,8 @@ enum Command {
     /// Check a data directory offline: which offsets of each topic are intact.
     #[command(after_help = cli::verify::EXIT_CODES)]
     Verify(cli::verify::VerifyArgs),
+    /// Make tokens for the auth file (`--auth-file`).
+    Token(cli::token::TokenArgs),
     #[command(flatten)]
     Client(cli::ClientCommand),
 }
@@ -51,7 +53,7 @@ async fn main() -> ExitCode {
     // The client commands print their own results and errors; their retry notices are noise.
     let (default_filter, format) = match &cli.command {
         Command::Serve(serve) => ("info", serve.config.log_format),
-        Command::Verify(_) | Command::Client(_) => ("warn", LogFormat::Text),
+        Command::Verify(_) | Command::Token(_) | Command::Client(_) => ("warn", LogFormat::Text),
     };
     let log = tracing_subscriber::fmt()
         .with_env_filter(
@@ -81,6 +83,7 @@ async fn main() -> ExitCode {
             serve(serve_args.config).await
         }
         Command::Verify(args) => cli::verify::run(&args),
+        Command::Token(args) => cli::token::run(args),
         Command::Client(command) => cli::run(command).await,
     }
 }

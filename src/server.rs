@@ -4,17 +4,28 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
+use std::path::{Path, PathBuf};
 
-use crate::api::{EventStreamApi, EventStreamServiceServer, ObserveLayer, request_limit, standard};
+use tokio::net::TcpListener;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+
+use crate::api::{
+    Authenticator, EventStreamApi, EventStreamServiceServer, ObserveLayer, request_limit, standard,
+};
+use crate::auth::{AuthFileError, Tokens};
 use crate::config::Config;
 use crate::engine::{Broker, EngineError, EngineSettings};
 use crate::storage::{Store, StoreError};
 use crate::telemetry::{MetricsEndpoint, MetricsError};
+use crate::tls::check_certificates;
 
 /// How long in-flight calls get to finish once shutdown has begun.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a client gets to complete the TLS handshake: a connection that stalls in it holds
+/// a socket and a task.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the server could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +48,20 @@ pub enum ServerError {
     /// Metrics could not be served.
     #[error(transparent)]
     Metrics(#[from] MetricsError),
+    /// A TLS certificate or key file could not be read.
+    #[error("cannot read {path}: {source}")]
+    TlsFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TLS certificate, key or client CA is not usable PEM.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The auth file is missing or invalid.
+    #[error(transparent)]
+    Auth(#[from] AuthFileError),
 }
 
 /// Serves the API on `listener` until `shutdown` completes.
@@ -48,6 +73,25 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
+    // Security settings first: a server that cannot be secured as asked must not start at all.
+    let tokens = match &config.auth_file {
+        Some(path) => {
+            let tokens = Tokens::load(path)?;
+            tracing::info!(
+                "authentication on: {} tokens from {}",
+                tokens.len(),
+                path.display()
+            );
+            Some(Arc::new(tokens))
+        }
+        None => {
+            tracing::warn!(
+                "no --auth-file: the server is open, any client may publish, subscribe, create and delete topics"
+            );
+            None
+        }
+    };
+    let tls = tls_config(&config)?;
     // Bound first, so a taken port fails fast, and the recorder is in place before the engine
     // takes its metric handles.
     let metrics = match config.metrics_listen {
@@ -84,8 +128,13 @@ pub async fn run(
     let address = listener
         .local_addr()
         .map_or_else(|_| config.listen.to_string(), |address| address.to_string());
+    let transport = match (&tls, &config.tls_client_ca) {
+        (None, _) => "plaintext",
+        (Some(_), None) => "TLS",
+        (Some(_), Some(_)) => "TLS with client certificates",
+    };
     tracing::info!(
-        "eventstream listening on {address}, data in {}, fsync {:?}",
+        "eventstream listening on {address}, {transport}, data in {}, fsync {:?}",
         config.data_dir.display(),
         config.fsync
     );
@@ -95,6 +144,8 @@ pub async fn run(
             // A backstop: `request_limit` refuses such messages first, with a better status.
             .max_decoding_message_size(config.max_request_bytes)
             .max_encoding_message_size(usize::MAX);
+    // Only the event stream API: health checks and reflection stay open to probes and tools.
+    let service = InterceptedService::new(service, Authenticator::new(tokens));
 
     // Without TCP_NODELAY, small responses wait on the peer's delayed ACK: ~40 ms per round trip.
     let incoming = TcpIncoming::from(listener)
@@ -104,7 +155,13 @@ pub async fn run(
     // Pings find dead peers, whose subscriptions would otherwise hold their slots for as long as
     // the TCP connection looks open (hours, through a NAT that forgot it).
     let keepalive = (!config.keepalive_interval.is_zero()).then_some(config.keepalive_interval);
-    let server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder
+            .tls_config(tls)
+            .map_err(|error| ServerError::Tls(crate::errors::with_causes(&error)))?;
+    }
+    let server = builder
         .http2_keepalive_interval(keepalive)
         .http2_keepalive_timeout(Some(config.keepalive_timeout))
         .layer(ObserveLayer::new()?)
@@ -137,4 +194,30 @@ pub async fn run(
     }
     tracing::info!("stopped; all acknowledged events are on disk");
     Ok(())
+}
+
+/// The TLS settings `config` asks for, with the files read; `None` for plaintext.
+fn tls_config(config: &Config) -> Result<Option<ServerTlsConfig>, ServerError> {
+    let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
+        return Ok(None);
+    };
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|source| ServerError::TlsFile {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    let read_certificates = |path: &Path| {
+        let pem = read(path)?;
+        check_certificates(&pem)
+            .map_err(|error| ServerError::Tls(format!("{}: {error}", path.display())))?;
+        Ok::<_, ServerError>(pem)
+    };
+    let mut tls = ServerTlsConfig::new()
+        .identity(Identity::from_pem(read_certificates(cert)?, read(key)?))
+        .timeout(TLS_HANDSHAKE_TIMEOUT);
+    if let Some(ca) = &config.tls_client_ca {
+        tls = tls.client_ca_root(Certificate::from_pem(read_certificates(ca)?));
+    }
+    Ok(Some(tls))
 }

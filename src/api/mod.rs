@@ -2,6 +2,7 @@
 
 /// Request validation, proto to domain; public so the fuzz tests (`tests/fuzz.rs`) can drive it.
 pub mod convert;
+mod identity;
 mod observe;
 mod publish_stream;
 pub mod request_limit;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
+use crate::auth::Permission;
 use crate::engine::Broker;
 use crate::model::TopicName;
 
@@ -28,6 +30,7 @@ pub mod pb {
         include_bytes!(concat!(env!("OUT_DIR"), "/eventstream_descriptor.bin"));
 }
 
+pub use identity::Authenticator;
 pub use observe::ObserveLayer;
 pub use pb::event_stream_service_server::EventStreamServiceServer;
 
@@ -61,9 +64,12 @@ impl pb::event_stream_service_server::EventStreamService for EventStreamApi {
         &self,
         request: Request<pb::PublishRequest>,
     ) -> Result<Response<pb::PublishResponse>, Status> {
+        let caller = identity::caller(&request)?;
         let (topic, publication) =
             convert::publication(request.into_inner(), self.max_event_bytes)?;
         record_topic(&topic);
+        // The cursor a publication may move is stored with this topic: publish covers it.
+        caller.authorize(Permission::Publish, &topic)?;
         let results = self.broker.publish(&topic, publication).await?;
         Ok(Response::new(pb::PublishResponse {
             results: results.into_iter().map(Into::into).collect(),
@@ -79,6 +85,7 @@ impl pb::event_stream_service_server::EventStreamService for EventStreamApi {
     ) -> Result<Response<Self::PublishStreamStream>, Status> {
         Ok(Response::new(publish_stream::serve(
             Arc::clone(&self.broker),
+            identity::caller(&request)?,
             self.max_event_bytes,
             request.into_inner(),
         )))
@@ -90,12 +97,14 @@ impl pb::event_stream_service_server::EventStreamService for EventStreamApi {
         &self,
         request: Request<pb::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let caller = identity::caller(&request)?;
         // The client's address identifies its connection: unique among open connections.
         let connection = request.remote_addr();
         let request = request.into_inner();
         let spec = convert::subscribe_spec(&request)?;
         let topic = convert::topic_name(request.topic)?;
         record_topic(&topic);
+        caller.authorize(Permission::Subscribe, &topic)?;
         let deliveries = self.broker.subscribe(&topic, spec, connection).await?;
         let responses = deliveries.map(|delivery| {
             delivery
@@ -109,9 +118,11 @@ impl pb::event_stream_service_server::EventStreamService for EventStreamApi {
         &self,
         request: Request<pb::CreateTopicRequest>,
     ) -> Result<Response<pb::CreateTopicResponse>, Status> {
+        let caller = identity::caller(&request)?;
         let request = request.into_inner();
         let name = convert::topic_name(request.name)?;
         record_topic(&name);
+        caller.authorize(Permission::Admin, &name)?;
         let config = convert::topic_config(request.config, self.broker.default_config())?;
         let topic = self.broker.create_topic(name, config).await?;
         Ok(Response::new(pb::CreateTopicResponse {
@@ -123,8 +134,11 @@ impl pb::event_stream_service_server::EventStreamService for EventStreamApi {
         &self,
         request: Request<pb::GetTopicRequest>,
     ) -> Result<Response<pb::GetTopicResponse>, Status> {
+        let caller = identity::caller(&request)?;
         let name = convert::topic_name(request.into_inner().name)?;
         record_topic(&name);
+        // Before the lookup, so a refusal does not tell whether the topic exists.
+        caller.authorize_any(&name)?;
         let topic = self.broker.get_topic(&name)?;
         Ok(Response::new(pb::GetTopicResponse {
             topic: Some(topic.into()),
@@ -133,11 +147,16 @@ impl pb::event_stream_service_server::EventStreamService for EventStreamApi {
 
     async fn list_topics(
         &self,
-        _request: Request<pb::ListTopicsRequest>,
+        request: Request<pb::ListTopicsRequest>,
     ) -> Result<Response<pb::ListTopicsResponse>, Status> {
+        let caller = identity::caller(&request)?;
         let topics = self.broker.list_topics();
         Ok(Response::new(pb::ListTopicsResponse {
-            topics: topics.into_iter().map(Into::into).collect(),
+            topics: topics
+                .into_iter()
+                .filter(|topic| caller.may_see(&topic.name))
+                .map(Into::into)
+                .collect(),
         }))
     }
 
@@ -145,8 +164,10 @@ impl pb::event_stream_service_server::EventStreamService for EventStreamApi {
         &self,
         request: Request<pb::DeleteTopicRequest>,
     ) -> Result<Response<pb::DeleteTopicResponse>, Status> {
+        let caller = identity::caller(&request)?;
         let name = convert::topic_name(request.into_inner().name)?;
         record_topic(&name);
+        caller.authorize(Permission::Admin, &name)?;
         self.broker.delete_topic(&name).await?;
         Ok(Response::new(pb::DeleteTopicResponse {}))
     }
@@ -155,9 +176,11 @@ impl pb::event_stream_service_server::EventStreamService for EventStreamApi {
         &self,
         request: Request<pb::GetCursorRequest>,
     ) -> Result<Response<pb::GetCursorResponse>, Status> {
+        let caller = identity::caller(&request)?;
         let request = request.into_inner();
         let topic = convert::topic_name(request.topic)?;
         record_topic(&topic);
+        caller.authorize(Permission::Subscribe, &topic)?;
         let name = convert::cursor_name(request.name)?;
         let cursor = self.broker.get_cursor(&topic, &name).await?;
         Ok(Response::new(pb::GetCursorResponse {

@@ -1,7 +1,7 @@
 //! Per-RPC observation, as a tower layer around every service of the server: each call runs in
-//! a span naming its method, peer and (recorded by the handler) topic; once finished it is
-//! counted by method and status code and logged at debug level under the `eventstream::rpc`
-//! target. Nothing of the request itself, payloads or metadata, is logged.
+//! a span naming its method, peer and, once known, topic and caller (the token's name); once
+//! finished it is counted by method and status code and logged at debug level under the
+//! `eventstream::rpc` target. Nothing of the request itself, payloads or metadata, is logged.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -15,7 +15,7 @@ use metrics::counter;
 use pin_project_lite::pin_project;
 use prost::Message;
 use tonic::Code;
-use tonic::transport::server::TcpConnectInfo;
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tracing::Span;
 
 use super::standard::DESCRIPTOR_SETS;
@@ -92,15 +92,21 @@ where
         } else {
             UNKNOWN_METHOD.to_string()
         };
-        let peer = request
-            .extensions()
+        let extensions = request.extensions();
+        let peer = extensions
             .get::<TcpConnectInfo>()
+            .or_else(|| {
+                extensions
+                    .get::<TlsConnectInfo<TcpConnectInfo>>()
+                    .map(TlsConnectInfo::get_ref)
+            })
             .and_then(TcpConnectInfo::remote_addr);
         let span = tracing::info_span!(
             "rpc",
             method = %method,
             peer = peer.map(tracing::field::display),
             topic = tracing::field::Empty,
+            caller = tracing::field::Empty,
         );
         let inner = {
             let _entered = span.enter();

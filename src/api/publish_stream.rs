@@ -14,6 +14,7 @@ use tonic::{Status, Streaming};
 use tracing::Instrument;
 
 use super::{convert, pb};
+use crate::auth::{Caller, Permission};
 use crate::engine::{Broker, PendingAppend};
 
 /// Requests one stream may have submitted but not yet answered.
@@ -27,16 +28,20 @@ enum Submitted {
     Rejected(Status),
 }
 
-/// Starts the reader and responder tasks of one PublishStream call.
+/// Starts the reader and responder tasks of one PublishStream call by `caller`, whose
+/// permission is checked per request: each may name another topic.
 pub(super) fn serve(
     broker: Arc<Broker>,
+    caller: Caller,
     max_event_bytes: usize,
     requests: Streaming<pb::PublishStreamRequest>,
 ) -> ReceiverStream<Result<pb::PublishStreamResponse, Status>> {
     let (submitted_tx, submitted_rx) = mpsc::channel(MAX_IN_FLIGHT);
     let (responses_tx, responses_rx) = mpsc::channel(RESPONSE_BUFFER);
     // In the call's span, so whatever they log is attributed to it.
-    tokio::spawn(read_requests(broker, max_event_bytes, requests, submitted_tx).in_current_span());
+    tokio::spawn(
+        read_requests(broker, caller, max_event_bytes, requests, submitted_tx).in_current_span(),
+    );
     tokio::spawn(answer_in_order(submitted_rx, responses_tx).in_current_span());
     ReceiverStream::new(responses_rx)
 }
@@ -53,6 +58,7 @@ enum Ended {
 
 async fn read_requests(
     broker: Arc<Broker>,
+    caller: Caller,
     max_event_bytes: usize,
     mut requests: Streaming<pb::PublishStreamRequest>,
     submitted: mpsc::Sender<Result<Submitted, Ended>>,
@@ -67,7 +73,7 @@ async fn read_requests(
             Some(Err(status)) => break Ended::Transport(status),
             Some(Ok(request)) => request.request.unwrap_or_default(),
         };
-        let outcome = match submit(&broker, max_event_bytes, request).await {
+        let outcome = match submit(&broker, &caller, max_event_bytes, request).await {
             Ok(pending) => Submitted::Accepted(pending),
             Err(status) => Submitted::Rejected(status),
         };
@@ -82,10 +88,12 @@ async fn read_requests(
 
 async fn submit(
     broker: &Broker,
+    caller: &Caller,
     max_event_bytes: usize,
     request: pb::PublishRequest,
 ) -> Result<PendingAppend, Status> {
     let (topic, publication) = convert::publication(request, max_event_bytes)?;
+    caller.authorize(Permission::Publish, &topic)?;
     Ok(broker.submit(&topic, publication).await?)
 }
 

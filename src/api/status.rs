@@ -6,12 +6,19 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use super::convert::InvalidRequest;
+use crate::auth::Denied;
 use crate::engine::EngineError;
 use crate::storage::StoreError;
 
 impl From<InvalidRequest> for Status {
     fn from(error: InvalidRequest) -> Self {
         Status::invalid_argument(error.to_string())
+    }
+}
+
+impl From<Denied> for Status {
+    fn from(denied: Denied) -> Self {
+        Status::permission_denied(denied.to_string())
     }
 }
 

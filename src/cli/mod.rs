@@ -11,10 +11,12 @@
 mod output;
 mod publish;
 mod subscribe;
+pub mod token;
 mod topics;
 pub mod verify;
 
 use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -53,6 +55,23 @@ pub struct ServerArgs {
     /// How long to keep retrying while the server is unreachable, for example `10s`.
     #[arg(long, global = true, env = "EVENTSTREAM_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     timeout: Duration,
+
+    /// PEM CA certificate to trust for an `https://` server (default: the system's CAs).
+    #[arg(long, global = true, env = "EVENTSTREAM_CA_CERT")]
+    ca_cert: Option<PathBuf>,
+
+    /// PEM client certificate, for a server that requires one (with `--client-key`).
+    #[arg(long, global = true, env = "EVENTSTREAM_CLIENT_CERT")]
+    client_cert: Option<PathBuf>,
+
+    /// PEM private key of `--client-cert`.
+    #[arg(long, global = true, env = "EVENTSTREAM_CLIENT_KEY")]
+    client_key: Option<PathBuf>,
+
+    /// Token to authenticate with. Prefer the environment variable: arguments are visible to
+    /// other users in the process list.
+    #[arg(long, global = true, env = "EVENTSTREAM_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 impl ServerArgs {
@@ -63,11 +82,33 @@ impl ServerArgs {
             total_timeout: Some(self.timeout),
             ..RetryPolicy::PUBLISH
         };
-        Ok(Client::builder(&self.server)
+        let mut builder = Client::builder(&self.server)
             .publish_retry(policy.clone())
-            .reconnect(policy)
-            .connect_lazy()?)
+            .reconnect(policy);
+        if let Some(path) = &self.ca_cert {
+            builder = builder.ca_certificate(read_pem(path)?);
+        }
+        match (&self.client_cert, &self.client_key) {
+            (Some(cert), Some(key)) => {
+                builder = builder.client_identity(read_pem(cert)?, read_pem(key)?);
+            }
+            (None, None) => {}
+            _ => {
+                return Err(CliError::Input(
+                    "--client-cert and --client-key go together".to_string(),
+                ));
+            }
+        }
+        if let Some(token) = &self.token {
+            builder = builder.token(token);
+        }
+        Ok(builder.connect_lazy()?)
     }
+}
+
+fn read_pem(path: &Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path)
+        .map_err(|error| CliError::Input(format!("cannot read {}: {error}", path.display())))
 }
 
 /// Why a client subcommand failed.
@@ -88,9 +129,12 @@ impl CliError {
     fn exit_code(&self) -> ExitCode {
         match self {
             CliError::Client(ClientError::Unavailable { .. }) => ExitCode::from(3),
-            CliError::Client(ClientError::InvalidServerAddress { .. }) | CliError::Input(_) => {
-                ExitCode::from(2)
-            }
+            CliError::Client(
+                ClientError::InvalidServerAddress { .. }
+                | ClientError::Tls(_)
+                | ClientError::InvalidToken,
+            )
+            | CliError::Input(_) => ExitCode::from(2),
             CliError::Client(_) | CliError::Output(_) => ExitCode::FAILURE,
         }
     }

@@ -22,6 +22,18 @@ pub enum ClientError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The TLS settings cannot be used: unreadable PEM, or given for a plaintext address.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The token cannot be sent: it holds characters metadata cannot carry.
+    #[error("the token holds characters that cannot be sent as metadata")]
+    InvalidToken,
+    /// UNAUTHENTICATED: no token, or one the server does not know.
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(String),
+    /// PERMISSION_DENIED: the token lacks the permission on that topic.
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
     /// INVALID_ARGUMENT: bad topic name, no events, empty type, key or payload too large.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -118,6 +130,8 @@ impl ClientError {
                     message,
                 }
             }
+            Code::Unauthenticated => Self::Unauthenticated(message),
+            Code::PermissionDenied => Self::PermissionDenied(message),
             code => Self::Server { code, message },
         }
     }
@@ -166,11 +180,13 @@ mod tests {
         assert!(
             matches!(conflict, ClientError::IdempotencyConflict(message) if message == "key reused")
         );
-        let other = ClientError::from_status(Status::permission_denied("no"));
+        let denied = ClientError::from_status(Status::permission_denied("no"));
+        assert!(matches!(denied, ClientError::PermissionDenied(message) if message == "no"));
+        let other = ClientError::from_status(Status::resource_exhausted("full"));
         assert!(matches!(
             other,
             ClientError::Server {
-                code: Code::PermissionDenied,
+                code: Code::ResourceExhausted,
                 ..
             }
         ));

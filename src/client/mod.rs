@@ -32,6 +32,21 @@
 //!
 //! The connection is made lazily by the first call and re-made after any failure, so a client
 //! can be created before the server is up and outlives server restarts.
+//!
+//! A server that requires TLS and a token is reached through the builder:
+//!
+//! ```no_run
+//! # fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use eventstream::client::Client;
+//!
+//! let client = Client::builder("https://events.example.com:50051")
+//!     .ca_certificate(std::fs::read("ca.pem")?)      // omit to trust the system's CAs
+//!     .client_identity(std::fs::read("client.pem")?, std::fs::read("client.key")?) // mTLS only
+//!     .token(std::env::var("EVENTSTREAM_TOKEN")?)
+//!     .connect_lazy()?;
+//! # Ok(())
+//! # }
+//! ```
 
 mod consumer;
 mod error;
@@ -43,7 +58,7 @@ use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use tonic::transport::Endpoint;
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 use tonic::{Request, Status};
 use tower::util::BoxCloneSyncService;
 
@@ -177,12 +192,15 @@ pub fn system_time(timestamp: Option<&prost_types::Timestamp>) -> SystemTime {
         .unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
-/// Configures a [`Client`]: retry policies, connection timeout, transport layers.
+/// Configures a [`Client`]: retry policies, connection timeout, TLS, token, transport layers.
 pub struct ClientBuilder {
     server: String,
     publish_retry: RetryPolicy,
     reconnect: RetryPolicy,
     connect_timeout: Duration,
+    ca_certificate: Option<Vec<u8>>,
+    client_identity: Option<(Vec<u8>, Vec<u8>)>,
+    token: Option<String>,
     wrappers: Vec<Wrapper>,
 }
 
@@ -202,6 +220,30 @@ impl ClientBuilder {
     /// How long one TCP connection attempt may take (5 s by default).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// Trusts the CA certificate(s) in `pem` (PEM) for an `https://` server, instead of the
+    /// system's CA certificates.
+    pub fn ca_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_certificate = Some(pem.into());
+        self
+    }
+
+    /// Presents this certificate chain and private key (PEM) to an `https://` server that
+    /// requires client certificates.
+    pub fn client_identity(
+        mut self,
+        cert_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.client_identity = Some((cert_pem.into(), key_pem.into()));
+        self
+    }
+
+    /// Sends `token` with every call, as the metadata `authorization: Bearer <token>`.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
         self
     }
 
@@ -232,13 +274,16 @@ impl ClientBuilder {
 
     /// Builds the client without connecting: the first call connects, and every call after a
     /// failure reconnects.
+    ///
+    /// Fails if the address is invalid, if TLS settings were given for a plaintext `http://`
+    /// address (they would silently not apply), or if the token cannot be sent as metadata.
     pub fn connect_lazy(self) -> Result<Client, ClientError> {
         let uri = if self.server.contains("://") {
             self.server.clone()
         } else {
             format!("http://{}", self.server)
         };
-        let endpoint = Endpoint::from_shared(uri)
+        let mut endpoint = Endpoint::from_shared(uri)
             .map_err(|error| ClientError::InvalidServerAddress {
                 address: self.server.clone(),
                 reason: error.to_string(),
@@ -250,7 +295,32 @@ impl ClientBuilder {
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_timeout(Duration::from_secs(10))
             .keep_alive_while_idle(true);
-        let channel = endpoint.connect_lazy();
+        if let Some(pem) = &self.ca_certificate {
+            crate::tls::check_certificates(pem)
+                .map_err(|error| ClientError::Tls(format!("CA certificate: {error}")))?;
+        }
+        if endpoint.uri().scheme_str() == Some("https") {
+            endpoint = endpoint
+                .tls_config(self.tls_config())
+                .map_err(|error| ClientError::Tls(crate::errors::with_causes(&error)))?;
+        } else if self.ca_certificate.is_some() || self.client_identity.is_some() {
+            return Err(ClientError::Tls(format!(
+                "a CA or client certificate was given for {:?}, which is not an https:// address",
+                self.server
+            )));
+        }
+        let authorization = self.token.as_deref().map(bearer).transpose()?;
+        let channel = tower::ServiceExt::map_request(
+            endpoint.connect_lazy(),
+            move |mut request: http::Request<tonic::body::Body>| {
+                if let Some(value) = &authorization {
+                    request
+                        .headers_mut()
+                        .insert(http::header::AUTHORIZATION, value.clone());
+                }
+                request
+            },
+        );
         let base =
             BoxCloneSyncService::new(tower::ServiceExt::map_err(channel, TransportError::new));
         let transport = self
@@ -264,6 +334,27 @@ impl ClientBuilder {
             reconnect: self.reconnect,
         })
     }
+}
+
+impl ClientBuilder {
+    fn tls_config(&self) -> ClientTlsConfig {
+        let tls = match &self.ca_certificate {
+            Some(pem) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)),
+            None => ClientTlsConfig::new().with_native_roots(),
+        };
+        match &self.client_identity {
+            Some((cert, key)) => tls.identity(Identity::from_pem(cert, key)),
+            None => tls,
+        }
+    }
+}
+
+/// The `authorization` value carrying `token`, marked sensitive so HTTP tooling hides it.
+fn bearer(token: &str) -> Result<http::HeaderValue, ClientError> {
+    let mut value = http::HeaderValue::try_from(format!("Bearer {}", token.trim()))
+        .map_err(|_| ClientError::InvalidToken)?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// A client for one eventstream server. Cheap to clone; clones share the connection.
@@ -284,8 +375,8 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    /// A client for `server` (`http://host:port`, or `host:port`) with default settings,
-    /// connecting on first use.
+    /// A client for `server` (`http://host:port` or `host:port` for plaintext, `https://host:port`
+    /// for TLS trusting the system's CAs) with default settings, connecting on first use.
     pub fn connect_lazy(server: &str) -> Result<Self, ClientError> {
         Self::builder(server).connect_lazy()
     }
@@ -297,6 +388,9 @@ impl Client {
             publish_retry: RetryPolicy::PUBLISH,
             reconnect: RetryPolicy::RECONNECT,
             connect_timeout: Duration::from_secs(5),
+            ca_certificate: None,
+            client_identity: None,
+            token: None,
             wrappers: Vec::new(),
         }
     }

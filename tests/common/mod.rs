@@ -2,6 +2,8 @@
 //! through the generated tonic client.
 #![allow(dead_code)]
 
+pub mod certs;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
