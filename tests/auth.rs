@@ -227,6 +227,18 @@ async fn each_token_may_do_only_what_it_was_granted() {
     within(reader.get_topic("orders.eu"))
         .await
         .expect("reader describes orders.eu");
+    // GetCursor reads what subscribers store: it needs subscribe (a cursor never set is
+    // NOT_FOUND, so that answer means the call was allowed).
+    let cursor = |topic: &str| pb::GetCursorRequest {
+        topic: topic.to_string(),
+        name: "projector".to_string(),
+    };
+    let allowed = within(reader.grpc().get_cursor(cursor("orders.eu"))).await;
+    assert_eq!(code_of(allowed), Code::NotFound);
+    let denied = within(reader.grpc().get_cursor(cursor("payments"))).await;
+    assert_eq!(code_of(denied), Code::PermissionDenied);
+    let denied = within(writer.grpc().get_cursor(cursor("orders.eu"))).await;
+    assert_eq!(code_of(denied), Code::PermissionDenied);
     let deleted = within(reader.delete_topic("orders.eu")).await;
     assert!(
         matches!(deleted, Err(ClientError::PermissionDenied(_))),
@@ -254,6 +266,7 @@ async fn each_token_may_do_only_what_it_was_granted() {
         request: Some(pb::PublishRequest {
             topic: topic.to_string(),
             events: vec![event("Streamed", topic)],
+            ..Default::default()
         }),
     });
     let mut responses = within(writer.grpc().publish_stream(tokio_stream::iter(requests)))
