@@ -1,6 +1,9 @@
 //! Runs the Python and TypeScript client test suites against this build's server binary, so
 //! `cargo test` covers the clients too. Each suite installs what it needs on first run (a venv
-//! with pinned packages; `npm ci` from the committed lockfile).
+//! with pinned packages; `npm ci` from the committed lockfile). Their TLS tests use certificates
+//! made here, in the directory `EVENTSTREAM_TEST_TLS_DIR` (see `common::certs::Pki`).
+
+mod common;
 
 use std::path::Path;
 use std::process::Stdio;
@@ -11,9 +14,12 @@ const SUITE_TIMEOUT: Duration = Duration::from_secs(600);
 
 async fn run_suite(script: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+    let pki = common::certs::Pki::generate();
     let child = tokio::process::Command::new("bash")
         .arg(&path)
         .env("EVENTSTREAM_BIN", env!("CARGO_BIN_EXE_eventstream"))
+        .env("EVENTSTREAM_TEST_TLS_DIR", pki.dir.path())
+        .env_remove("EVENTSTREAM_TOKEN")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

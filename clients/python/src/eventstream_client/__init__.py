@@ -10,7 +10,7 @@
 The generated protobuf messages and gRPC stub are in :mod:`eventstream_client.v1`.
 """
 
-from ._client import DEFAULT_CHANNEL_OPTIONS, EventStreamClient, Published, new_event
+from ._client import DEFAULT_CHANNEL_OPTIONS, EventStreamClient, Published, new_event, tls_credentials
 from ._consumer import DurableConsumer, Handler, HandlerEndedTransactionError
 from ._errors import (
     TRANSIENT_CODES,
@@ -21,6 +21,8 @@ from ._errors import (
     InvalidArgumentError,
     NotFoundError,
     OutOfRangeError,
+    PermissionDeniedError,
+    UnauthenticatedError,
     UnavailableError,
 )
 from ._retry import DEFAULT_PUBLISH_RETRY, DEFAULT_RECONNECT, RetryPolicy
@@ -47,11 +49,14 @@ __all__ = [
     "InvalidArgumentError",
     "NotFoundError",
     "OutOfRangeError",
+    "PermissionDeniedError",
     "Published",
     "RetryPolicy",
     "Subscription",
     "Topic",
+    "UnauthenticatedError",
     "UnavailableError",
     "new_event",
     "pb",
+    "tls_credentials",
 ]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import grpc
@@ -64,6 +66,30 @@ def new_event(
     )
 
 
+def tls_credentials(
+    ca_cert: str | Path | None = None,
+    client_cert: str | Path | None = None,
+    client_key: str | Path | None = None,
+) -> grpc.ChannelCredentials:
+    """TLS credentials from PEM files, for ``EventStreamClient(credentials=...)``.
+
+    ``ca_cert`` is the CA that signed the server's certificate (``None``: the system's CAs);
+    ``client_cert`` and ``client_key`` are needed only by a server that requires client
+    certificates (``--tls-client-ca``).
+    """
+    if (client_cert is None) != (client_key is None):
+        raise ValueError("client_cert and client_key go together")
+
+    def read(path: str | Path | None) -> bytes | None:
+        return None if path is None else Path(path).read_bytes()
+
+    return grpc.ssl_channel_credentials(
+        root_certificates=read(ca_cert),
+        private_key=read(client_key),
+        certificate_chain=read(client_cert),
+    )
+
+
 @dataclass(frozen=True)
 class Published:
     """Where one published event went."""
@@ -86,6 +112,10 @@ class EventStreamClient:
 
     ``target`` is a gRPC target such as ``"127.0.0.1:50051"``. The client owns a channel and is
     thread-safe; close it (or use it as a context manager) when done.
+
+    For a server with TLS pass ``credentials=tls_credentials(...)``. ``token`` is sent with every
+    call as ``authorization: Bearer <token>``; when not given, ``EVENTSTREAM_TOKEN`` is used if
+    set (pass ``token=""`` to send none).
     """
 
     def __init__(
@@ -98,6 +128,7 @@ class EventStreamClient:
         publish_retry: RetryPolicy = DEFAULT_PUBLISH_RETRY,
         reconnect: RetryPolicy = DEFAULT_RECONNECT,
         metadata: Sequence[tuple[str, str]] = (),
+        token: str | None = None,
     ) -> None:
         merged = dict(DEFAULT_CHANNEL_OPTIONS)
         merged.update(dict(options))
@@ -113,7 +144,10 @@ class EventStreamClient:
         self.target = target
         self.publish_retry = publish_retry
         self.reconnect = reconnect
-        self._metadata = tuple(metadata)
+        if token is None:
+            token = os.environ.get("EVENTSTREAM_TOKEN", "")
+        token = token.strip()
+        self._metadata = tuple(metadata) + ((("authorization", f"Bearer {token}"),) if token else ())
         self._closed = threading.Event()
 
     # -- lifecycle -------------------------------------------------------------------------

@@ -52,6 +52,14 @@ class DataLossError(EventStreamError):
     """DATA_LOSS: the server found its stored data corrupt or missing."""
 
 
+class UnauthenticatedError(EventStreamError):
+    """UNAUTHENTICATED: no token, or one the server does not know."""
+
+
+class PermissionDeniedError(EventStreamError):
+    """PERMISSION_DENIED: the token lacks the permission on that topic."""
+
+
 _BY_CODE: dict[grpc.StatusCode, type[EventStreamError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
     grpc.StatusCode.NOT_FOUND: NotFoundError,
@@ -61,6 +69,8 @@ _BY_CODE: dict[grpc.StatusCode, type[EventStreamError]] = {
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
     grpc.StatusCode.DEADLINE_EXCEEDED: UnavailableError,
     grpc.StatusCode.DATA_LOSS: DataLossError,
+    grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
 }
 
 
