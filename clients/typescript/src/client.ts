@@ -1,6 +1,7 @@
 /** The client: exactly-once-effect publish, resumable subscriptions, topic admin. */
 
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 
 import { EventStreamError, TRANSIENT_CODES, UnavailableError, codeOf, fromServiceError } from './errors';
@@ -34,9 +35,33 @@ export const DEFAULT_CHANNEL_OPTIONS: Readonly<grpc.ChannelOptions> = Object.fre
   'grpc.max_receive_message_length': -1,
 });
 
+/** PEM files for TLS: see tlsCredentials(). */
+export interface TlsFiles {
+  /** The CA that signed the server's certificate; default: the system's CAs. */
+  caCert?: string;
+  /** A client certificate, for a server that requires one (--tls-client-ca); with clientKey. */
+  clientCert?: string;
+  /** The client certificate's private key. */
+  clientKey?: string;
+}
+
+/** TLS credentials from PEM files, for the `credentials` option. */
+export function tlsCredentials(files: TlsFiles = {}): grpc.ChannelCredentials {
+  if ((files.clientCert === undefined) !== (files.clientKey === undefined)) {
+    throw new Error('clientCert and clientKey go together');
+  }
+  const read = (path: string | undefined): Buffer | null => (path === undefined ? null : readFileSync(path));
+  return grpc.credentials.createSsl(read(files.caCert), read(files.clientKey), read(files.clientCert));
+}
+
 export interface ClientOptions {
-  /** Default: insecure (plaintext). */
+  /** Default: insecure (plaintext); for TLS use tlsCredentials(). */
   credentials?: grpc.ChannelCredentials;
+  /**
+   * Sent with every call as `authorization: Bearer <token>`. Default: the EVENTSTREAM_TOKEN
+   * environment variable, if set; pass '' to send none.
+   */
+  token?: string;
   /** Merged over DEFAULT_CHANNEL_OPTIONS. */
   channelOptions?: grpc.ChannelOptions;
   /** gRPC client interceptors (e.g. for auth, tracing, or tests that inject failures). */
@@ -76,6 +101,8 @@ export class EventStreamClient {
     this.publishRetry = retryPolicy(DEFAULT_PUBLISH_RETRY, options.publishRetry);
     this.reconnect = retryPolicy(DEFAULT_RECONNECT, options.reconnect);
     this.metadata = { ...(options.metadata ?? {}) };
+    const token = (options.token ?? process.env.EVENTSTREAM_TOKEN ?? '').trim();
+    if (token) this.metadata.authorization = `Bearer ${token}`;
     this.raw = createServiceClient(target, options.credentials ?? grpc.credentials.createInsecure(), {
       ...DEFAULT_CHANNEL_OPTIONS,
       ...(options.channelOptions ?? {}),

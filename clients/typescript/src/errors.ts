@@ -36,6 +36,10 @@ export class OutOfRangeError extends EventStreamError {}
 export class UnavailableError extends EventStreamError {}
 /** DATA_LOSS: the server found its stored data corrupt or missing. */
 export class DataLossError extends EventStreamError {}
+/** UNAUTHENTICATED: no token, or one the server does not know. */
+export class UnauthenticatedError extends EventStreamError {}
+/** PERMISSION_DENIED: the token lacks the permission on that topic. */
+export class PermissionDeniedError extends EventStreamError {}
 
 const BY_CODE = new Map<Status, new (code: Status, details: string, options?: { cause?: unknown }) => EventStreamError>([
   [Status.INVALID_ARGUMENT, InvalidArgumentError],
@@ -46,6 +50,8 @@ const BY_CODE = new Map<Status, new (code: Status, details: string, options?: { 
   [Status.UNAVAILABLE, UnavailableError],
   [Status.DEADLINE_EXCEEDED, UnavailableError],
   [Status.DATA_LOSS, DataLossError],
+  [Status.UNAUTHENTICATED, UnauthenticatedError],
+  [Status.PERMISSION_DENIED, PermissionDeniedError],
 ]);
 
 /** True for an error that carries a gRPC status code. */

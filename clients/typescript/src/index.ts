@@ -8,7 +8,14 @@
  * - `DurableConsumer`: position, processed ids and handler state in one atomically replaced file.
  */
 
-export { EventStreamClient, DEFAULT_CHANNEL_OPTIONS, type ClientOptions, type CreateTopicOptions } from './client';
+export {
+  EventStreamClient,
+  DEFAULT_CHANNEL_OPTIONS,
+  tlsCredentials,
+  type ClientOptions,
+  type CreateTopicOptions,
+  type TlsFiles,
+} from './client';
 export { Subscription, type SubscribeOptions } from './subscription';
 export {
   DurableConsumer,
@@ -25,6 +32,8 @@ export {
   OutOfRangeError,
   UnavailableError,
   DataLossError,
+  UnauthenticatedError,
+  PermissionDeniedError,
   TRANSIENT_CODES,
 } from './errors';
 export { DEFAULT_PUBLISH_RETRY, DEFAULT_RECONNECT, type RetryPolicy } from './retry';
