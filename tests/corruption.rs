@@ -120,25 +120,10 @@ fn damaged_range(status: &tonic::Status) -> (u64, u64) {
     }
 }
 
-/// Overwrites one byte inside the stored record batch that starts at `base`, going through
-/// sled itself: sled's own checksums then match, so only the batch's checksum can tell.
-fn damage_batch_in_place(dir: &Path, base: u64) {
-    let db = sled::open(dir).expect("open sled");
-    let tree = db.open_tree(format!("topic/{TOPIC}")).expect("tree");
-    let mut key = vec![b'e'];
-    key.extend_from_slice(&base.to_be_bytes());
-    key.extend_from_slice(&0u32.to_be_bytes());
-    let mut value = tree.get(&key).expect("get").expect("batch stored").to_vec();
-    let middle = value.len() / 2;
-    value[middle] ^= 0x04;
-    tree.insert(key, value).expect("insert");
-    db.flush().expect("flush");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_record_batch_is_refused_with_data_loss_naming_its_offsets() {
     let dir = written_data_dir().await;
-    damage_batch_in_place(dir.path(), 300);
+    damage_stored_batch(dir.path(), TOPIC, 300);
 
     let (code, report) = verify(dir.path());
     assert_eq!(code, 1, "verify must report the damage:\n{report}");

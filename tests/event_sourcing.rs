@@ -183,22 +183,7 @@ async fn a_key_read_never_touches_other_keys_events() {
     publish(&mut client, "ledger", vec![keyed("mine", "Deposited", "3")]).await;
     drop(client);
     assert!(server.terminate(TIMEOUT).await.success());
-    {
-        let db = sled::open(dir.path()).expect("open sled");
-        let tree = db.open_tree("topic/ledger").expect("tree");
-        let mut key = vec![b'e'];
-        key.extend_from_slice(&1u64.to_be_bytes());
-        key.extend_from_slice(&0u32.to_be_bytes());
-        let mut value = tree
-            .get(&key)
-            .expect("get")
-            .expect("the batch at offset 1")
-            .to_vec();
-        let middle = value.len() / 2;
-        value[middle] ^= 0x10;
-        tree.insert(key, value).expect("insert");
-        db.flush().expect("flush");
-    }
+    damage_stored_batch(dir.path(), "ledger", 1);
     let server = ChildServer::start(dir.path(), &[]).await;
     let mut client = server.client().await;
     let mine = read_key(&mut client, "ledger", "mine").await;

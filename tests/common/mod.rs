@@ -615,3 +615,23 @@ pub async fn assert_topic_range(client: &mut Client, topic: &str, first: u64, ne
         "{topic}: GetTopic range"
     );
 }
+
+/// Flips a bit in the middle of the stored record batch of `topic` that starts at `base`, in a
+/// stopped server's data directory. It goes through sled, so sled's own checksums still match
+/// and only the batch's checksum can tell.
+pub fn damage_stored_batch(data_dir: &Path, topic: &str, base: u64) {
+    let db = sled::open(data_dir).expect("open sled");
+    let tree = db.open_tree(format!("topic/{topic}")).expect("tree");
+    let mut key = vec![b'e'];
+    key.extend_from_slice(&base.to_be_bytes());
+    key.extend_from_slice(&0u32.to_be_bytes());
+    let mut value = tree
+        .get(&key)
+        .expect("get")
+        .unwrap_or_else(|| panic!("no batch stored at offset {base}"))
+        .to_vec();
+    let middle = value.len() / 2;
+    value[middle] ^= 0x04;
+    tree.insert(key, value).expect("insert");
+    db.flush().expect("flush");
+}
