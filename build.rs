@@ -19,6 +19,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ".eventstream.v1.SubscribeResponse",
             "crate::api::pb::SubscribeResponse",
         )
+        // Likewise, for ConsumeResponse: src/api/consume_response.rs
+        .extern_path(
+            ".eventstream.v1.ConsumeResponse",
+            "crate::api::pb::ConsumeResponse",
+        )
         .compile_fds(descriptors)?;
     Ok(())
 }

@@ -316,6 +316,79 @@ pub struct TopicInfo {
     pub create_time: Timestamp,
 }
 
+/// A consumer group's name; named by the same rules as topics.
+pub type GroupName = TopicName;
+
+/// What a consumer group does when retention removes events it has not acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutOfRangePolicy {
+    /// Stop and report, until the group is reset.
+    #[default]
+    Fail,
+    /// Go on from the oldest retained event.
+    Earliest,
+    /// Go on from the end of the log.
+    Latest,
+}
+
+/// A consumer group's settings, fixed at creation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupConfig {
+    /// How long a member has to acknowledge a delivery.
+    pub ack_deadline: Duration,
+    /// When and where events that keep failing go; `None`: they are delivered for ever.
+    pub dead_letters: Option<DeadLetters>,
+    /// What happens when the group's position falls below the retained range.
+    pub out_of_range: OutOfRangePolicy,
+}
+
+/// Where a consumer group sends events that keep failing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetters {
+    /// Deliveries of one event before it is dead-lettered; at least 1.
+    pub max_deliveries: u32,
+    /// The topic it goes to.
+    pub topic: TopicName,
+}
+
+/// A consumer group's counters, kept since its creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GroupCounters {
+    /// Deliveries that were a second or later attempt.
+    pub redeliveries: u64,
+    /// Events published to the dead-letter topic.
+    pub dead_lettered: u64,
+    /// Events removed by retention before they were acknowledged.
+    pub skipped: u64,
+}
+
+/// A consumer group's description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupInfo {
+    /// The topic it consumes.
+    pub topic: TopicName,
+    /// Its name.
+    pub name: GroupName,
+    /// Its settings.
+    pub config: GroupConfig,
+    /// When it was created.
+    pub create_time: Timestamp,
+    /// The lowest offset not yet acknowledged.
+    pub ack_floor: u64,
+    /// The topic's visible end.
+    pub next_offset: u64,
+    /// Events below `next_offset` not yet acknowledged.
+    pub lag: u64,
+    /// Members connected.
+    pub members: usize,
+    /// Deliveries awaiting acknowledgement.
+    pub in_flight: u64,
+    /// Its counters.
+    pub counters: GroupCounters,
+    /// Why it is not delivering, if it is not.
+    pub problem: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

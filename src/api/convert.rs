@@ -4,12 +4,15 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use super::pb;
-use crate::engine::{Delivery, StartAt, SubscribeSpec};
+
+mod group;
+use crate::engine::{Delivery, MAX_IN_FLIGHT, StartAt, SubscribeSpec};
 use crate::model::{
     AppendResult, Cursor, CursorName, CursorUpdate, Expectation, InvalidTopicName,
-    MAX_IDEMPOTENCY_KEY_BYTES, MAX_KEY_BYTES, NewEvent, Publication, Timestamp, TopicConfig,
-    TopicInfo, TopicName, to_proto_time,
+    MAX_IDEMPOTENCY_KEY_BYTES, MAX_KEY_BYTES, MAX_TOPIC_NAME_LEN, NewEvent, Publication, Timestamp,
+    TopicConfig, TopicInfo, TopicName, to_proto_time,
 };
+pub use group::{Join, group_name, join, new_group, reset_target, settlement};
 
 /// Why a request was rejected before reaching the engine; becomes INVALID_ARGUMENT.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +95,52 @@ pub enum InvalidRequest {
     /// An unknown enum value.
     #[error("position: unknown StartPosition value {0}")]
     UnknownPosition(i32),
+    /// A consumer group name that breaks the naming rules.
+    #[error("invalid consumer group name {name:?}: {reason}")]
+    GroupName {
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        reason: InvalidTopicName,
+    },
+    /// An ack deadline out of bounds.
+    #[error("config.ack_deadline is {0:?}; it must be between 1 ms and 24 h")]
+    AckDeadline(Duration),
+    /// A dead-letter topic without a delivery limit.
+    #[error(
+        "config.dead_letter_topic needs config.max_deliveries (how many attempts before an event goes there)"
+    )]
+    DeadLetterTopicWithoutLimit,
+    /// A group whose dead letters would go to the topic it consumes.
+    #[error("config.dead_letter_topic must differ from the topic the group consumes")]
+    DeadLettersToItself,
+    /// The default dead-letter topic name is too long.
+    #[error(
+        "the default dead-letter topic `<topic>.<group>.dead-letters` would be {0} characters long (limit {MAX_TOPIC_NAME_LEN}); set config.dead_letter_topic"
+    )]
+    DefaultDeadLetterTopicTooLong(usize),
+    /// An unknown out-of-range policy.
+    #[error("config.out_of_range: unknown OutOfRangePolicy value {0}")]
+    UnknownPolicy(i32),
+    /// A reset without a target.
+    #[error("a ResetConsumerGroup request needs a target: to_offset, to_time or position")]
+    NoResetTarget,
+    /// A Consume stream whose first message does not join.
+    #[error("the first ConsumeRequest of a stream must carry `join` (topic, group, max_in_flight)")]
+    NoJoin,
+    /// A second join on one stream.
+    #[error(
+        "only the first ConsumeRequest of a stream may carry `join`; open another stream to join another group"
+    )]
+    JoinAgain,
+    /// An in-flight limit out of bounds.
+    #[error(
+        "join.max_in_flight is {0}; it must be between 1 and {MAX_IN_FLIGHT} (0 for the default, 256)"
+    )]
+    MaxInFlight(u32),
+    /// A nack reason over the limit.
+    #[error("a nack reason is {0} bytes; the limit is 1024")]
+    ReasonTooLong(usize),
 }
 
 /// Validates a topic name from a request.
@@ -239,11 +288,7 @@ pub fn subscribe_spec(request: &pb::SubscribeRequest) -> Result<SubscribeSpec, I
         None => StartAt::Earliest,
         Some(Start::FromOffset(offset)) => StartAt::Offset(offset),
         Some(Start::FromTime(time)) => StartAt::Time(timestamp("from_time", time)?),
-        Some(Start::Position(position)) => match pb::StartPosition::try_from(position) {
-            Ok(pb::StartPosition::Unspecified | pb::StartPosition::Earliest) => StartAt::Earliest,
-            Ok(pb::StartPosition::Latest) => StartAt::Latest,
-            Err(_) => return Err(InvalidRequest::UnknownPosition(position)),
-        },
+        Some(Start::Position(position)) => start_position(position)?,
     };
     Ok(SubscribeSpec {
         start,
@@ -251,6 +296,15 @@ pub fn subscribe_spec(request: &pb::SubscribeRequest) -> Result<SubscribeSpec, I
         key: Some(request.key.clone()).filter(|key| !key.is_empty()),
         stop_at_end: request.stop_at_end,
     })
+}
+
+/// A symbolic start position.
+fn start_position(position: i32) -> Result<StartAt, InvalidRequest> {
+    match pb::StartPosition::try_from(position) {
+        Ok(pb::StartPosition::Unspecified | pb::StartPosition::Earliest) => Ok(StartAt::Earliest),
+        Ok(pb::StartPosition::Latest) => Ok(StartAt::Latest),
+        Err(_) => Err(InvalidRequest::UnknownPosition(position)),
+    }
 }
 
 /// Validates a topic configuration; unset fields get the defaults.

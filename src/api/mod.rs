@@ -1,5 +1,7 @@
 //! The gRPC layer: translates between the proto and the engine, and errors into statuses.
 
+mod consume;
+mod consume_response;
 /// Request validation, proto to domain; public so the fuzz tests (`tests/fuzz.rs`) can drive it.
 pub mod convert;
 mod identity;
@@ -23,6 +25,7 @@ use crate::model::TopicName;
 /// Types generated from `proto/eventstream/v1/eventstream.proto`.
 pub mod pb {
     tonic::include_proto!("eventstream.v1");
+    pub use super::consume_response::ConsumeResponse;
     pub use super::subscribe_response::SubscribeResponse;
 
     /// The encoded `FileDescriptorSet` of the API and its imports, served by reflection.
@@ -186,5 +189,98 @@ impl pb::event_stream_service_server::EventStreamService for EventStreamApi {
         Ok(Response::new(pb::GetCursorResponse {
             cursor: Some(convert::cursor(&topic, cursor)),
         }))
+    }
+
+    async fn create_consumer_group(
+        &self,
+        request: Request<pb::CreateConsumerGroupRequest>,
+    ) -> Result<Response<pb::CreateConsumerGroupResponse>, Status> {
+        let caller = identity::caller(&request)?;
+        let (topic, name, group) = convert::new_group(request.into_inner())?;
+        record_topic(&topic);
+        caller.authorize(Permission::Subscribe, &topic)?;
+        if let Some(dead_letters) = &group.config.dead_letters {
+            caller.authorize(Permission::Publish, &dead_letters.topic)?;
+        }
+        let group = self.broker.create_group(&topic, &name, group).await?;
+        Ok(Response::new(pb::CreateConsumerGroupResponse {
+            group: Some(group.into()),
+        }))
+    }
+
+    async fn get_consumer_group(
+        &self,
+        request: Request<pb::GetConsumerGroupRequest>,
+    ) -> Result<Response<pb::GetConsumerGroupResponse>, Status> {
+        let caller = identity::caller(&request)?;
+        let request = request.into_inner();
+        let topic = convert::topic_name(request.topic)?;
+        record_topic(&topic);
+        caller.authorize_any(&topic)?;
+        let name = convert::group_name(request.name)?;
+        let group = self.broker.get_group(&topic, &name).await?;
+        Ok(Response::new(pb::GetConsumerGroupResponse {
+            group: Some(group.into()),
+        }))
+    }
+
+    async fn list_consumer_groups(
+        &self,
+        request: Request<pb::ListConsumerGroupsRequest>,
+    ) -> Result<Response<pb::ListConsumerGroupsResponse>, Status> {
+        let caller = identity::caller(&request)?;
+        let topic = convert::topic_name(request.into_inner().topic)?;
+        record_topic(&topic);
+        caller.authorize_any(&topic)?;
+        let groups = self.broker.list_groups(&topic).await?;
+        Ok(Response::new(pb::ListConsumerGroupsResponse {
+            groups: groups.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    async fn reset_consumer_group(
+        &self,
+        request: Request<pb::ResetConsumerGroupRequest>,
+    ) -> Result<Response<pb::ResetConsumerGroupResponse>, Status> {
+        let caller = identity::caller(&request)?;
+        let (topic, name, target) = convert::reset_target(request.into_inner())?;
+        record_topic(&topic);
+        caller.authorize(Permission::Subscribe, &topic)?;
+        let group = self.broker.reset_group(&topic, &name, target).await?;
+        Ok(Response::new(pb::ResetConsumerGroupResponse {
+            group: Some(group.into()),
+        }))
+    }
+
+    async fn delete_consumer_group(
+        &self,
+        request: Request<pb::DeleteConsumerGroupRequest>,
+    ) -> Result<Response<pb::DeleteConsumerGroupResponse>, Status> {
+        let caller = identity::caller(&request)?;
+        let request = request.into_inner();
+        let topic = convert::topic_name(request.topic)?;
+        record_topic(&topic);
+        caller.authorize(Permission::Subscribe, &topic)?;
+        let name = convert::group_name(request.name)?;
+        self.broker.delete_group(&topic, &name).await?;
+        Ok(Response::new(pb::DeleteConsumerGroupResponse {}))
+    }
+
+    type ConsumeStream = consume::ConsumeStream;
+
+    async fn consume(
+        &self,
+        request: Request<tonic::Streaming<pb::ConsumeRequest>>,
+    ) -> Result<Response<Self::ConsumeStream>, Status> {
+        let caller = identity::caller(&request)?;
+        let connection = request.remote_addr();
+        let stream = consume::serve(
+            Arc::clone(&self.broker),
+            caller,
+            connection,
+            request.into_inner(),
+        )
+        .await?;
+        Ok(Response::new(stream))
     }
 }

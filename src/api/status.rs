@@ -80,7 +80,14 @@ impl From<EngineError> for Status {
                     ],
                 );
             }
-            EngineError::CursorNotFound { .. } => Code::NotFound,
+            EngineError::CursorNotFound { .. } | EngineError::GroupNotFound { .. } => {
+                Code::NotFound
+            }
+            EngineError::GroupExists { .. } => Code::AlreadyExists,
+            EngineError::GroupBehindRetention { .. } | EngineError::GroupHasMembers { .. } => {
+                Code::FailedPrecondition
+            }
+            EngineError::AckNeverDelivered { .. } => Code::InvalidArgument,
             EngineError::LimitReached { .. } => Code::ResourceExhausted,
             EngineError::ShuttingDown => Code::Unavailable,
             EngineError::Storage(store) => match store.as_ref() {

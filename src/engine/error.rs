@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use super::limits::Limit;
-use crate::model::{CursorName, Expectation, TopicName};
+use crate::model::{CursorName, Expectation, GroupName, TopicName};
 use crate::storage::StoreError;
 
 /// What can go wrong between the gRPC layer and the store.
@@ -105,6 +105,64 @@ pub enum EngineError {
         topic: TopicName,
         /// The cursor.
         cursor: CursorName,
+    },
+    /// The consumer group does not exist.
+    #[error("topic '{topic}' has no consumer group named '{group}'")]
+    GroupNotFound {
+        /// The topic.
+        topic: TopicName,
+        /// The group.
+        group: GroupName,
+    },
+    /// CreateConsumerGroup on a name that is taken.
+    #[error("topic '{topic}' already has a consumer group named '{group}'")]
+    GroupExists {
+        /// The topic.
+        topic: TopicName,
+        /// The group.
+        group: GroupName,
+    },
+    /// Retention removed events a consumer group had not acknowledged, and its policy is to stop.
+    #[error(
+        "consumer group '{group}' of topic '{topic}' is at offset {ack_floor}, but retention removed \
+         the events before offset {first}; it delivers nothing until it is reset \
+         (ResetConsumerGroup, for example to the earliest retained event)"
+    )]
+    GroupBehindRetention {
+        /// The topic.
+        topic: TopicName,
+        /// The group.
+        group: GroupName,
+        /// The group's position.
+        ack_floor: u64,
+        /// The oldest retained offset.
+        first: u64,
+    },
+    /// A reset of a group that has members.
+    #[error(
+        "consumer group '{group}' of topic '{topic}' has {members} connected member(s); stop them \
+         before resetting it, so no in-flight work is acknowledged against the new position"
+    )]
+    GroupHasMembers {
+        /// The topic.
+        topic: TopicName,
+        /// The group.
+        group: GroupName,
+        /// Members connected.
+        members: usize,
+    },
+    /// A member acknowledged an event the group never delivered.
+    #[error(
+        "offset {offset} of topic '{topic}' was never delivered to consumer group '{group}'; \
+         acknowledge only offsets of deliveries this stream received"
+    )]
+    AckNeverDelivered {
+        /// The topic.
+        topic: TopicName,
+        /// The group.
+        group: GroupName,
+        /// The offset acknowledged.
+        offset: u64,
     },
     /// Granting the request would take the server over one of its limits.
     #[error("limit reached: at most {max} {limit} (the server's {flag})", flag = limit.flag())]

@@ -1,6 +1,7 @@
 //! The engine between the gRPC layer and the store: topics, group commit, subscriptions.
 
 mod error;
+mod group;
 mod instruments;
 mod limits;
 mod subscription;
@@ -17,6 +18,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use error::EngineError;
+pub use group::{
+    GroupDelivery, MAX_IN_FLIGHT, MemberFeedback, MemberMessage, MemberMessages, Membership,
+    NackRequest, NewGroup, Settlement,
+};
 pub use limits::Limit;
 pub use subscription::{Deliveries, Delivery, StartAt, SubscribeSpec};
 pub use topic::{PendingAppend, Visible};
@@ -83,6 +88,8 @@ pub struct Broker {
     subscriptions: TaskTracker,
     subscription_slots: Arc<SubscriptionSlots>,
     syncer: TaskTracker,
+    /// The consumer groups loaded, each run by its own task (on the `subscriptions` tracker).
+    groups: group::Groups,
 }
 
 impl Broker {
@@ -115,6 +122,7 @@ impl Broker {
             subscriptions: TaskTracker::new(),
             subscription_slots,
             syncer,
+            groups: group::Groups::default(),
         });
         let fallback = TopicMeta {
             config: broker.default_config(),
@@ -346,6 +354,7 @@ impl Broker {
             .remove(name)
             .ok_or_else(|| EngineError::TopicNotFound(name.clone()))?;
         handle.stop_for_delete().await;
+        self.groups.forget_topic(name);
         let store = Arc::clone(&self.store);
         let log = handle.log().clone();
         tokio::task::spawn_blocking(move || store.delete_topic(&log)).await??;

@@ -176,7 +176,11 @@ pub(super) fn start(
     })
 }
 
-fn resolve_start(topic: &TopicHandle, start: StartAt, bounds: Visible) -> Result<u64, EngineError> {
+pub(super) fn resolve_start(
+    topic: &TopicHandle,
+    start: StartAt,
+    bounds: Visible,
+) -> Result<u64, EngineError> {
     match start {
         StartAt::Earliest => Ok(bounds.first_offset),
         StartAt::Latest => Ok(bounds.next_offset),

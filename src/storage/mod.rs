@@ -4,6 +4,7 @@
 
 pub mod checkpoint;
 mod durability;
+mod group_record;
 pub mod record_batch;
 mod space;
 mod topic_log;
@@ -12,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use group_record::GroupRecord;
 pub use topic_log::{
     Append, Damage, DedupEntry, LogState, TopicLog, TopicMeta, TopicReport, fingerprint,
 };

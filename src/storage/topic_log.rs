@@ -17,6 +17,7 @@
 //! | `k` key-length key offset | key version, and where the event lies: batch, span, CRC32C |
 //! | `v` key | the key's latest version (kept when retention removes the key's events) |
 //! | `c` cursor name | the cursor's position and update time |
+//! | `g` group name | the consumer group's record (see [`GroupRecord`]) |
 
 use std::sync::Arc;
 
@@ -25,9 +26,12 @@ use prost::Message;
 use uuid::Uuid;
 
 use super::StoreError;
+use super::group_record::GroupRecord;
 use super::record_batch::{BatchError, EncodedBatch, EncodedEvent, RecordBatch};
 use super::space::SpaceGuard;
-use crate::model::{Cursor, CursorName, Event, LogBounds, Timestamp, TopicConfig, TopicName};
+use crate::model::{
+    Cursor, CursorName, Event, GroupName, LogBounds, Timestamp, TopicConfig, TopicName,
+};
 
 const META_KEY: &[u8] = b"m";
 const STATE_KEY: &[u8] = b"s";
@@ -44,6 +48,7 @@ const LOST_PREFIX: u8 = b'l';
 const KEY_INDEX_PREFIX: u8 = b'k';
 const KEY_VERSION_PREFIX: u8 = b'v';
 const CURSOR_PREFIX: u8 = b'c';
+const GROUP_PREFIX: u8 = b'g';
 
 /// A topic's immutable metadata.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,8 +244,16 @@ fn key_version_key(key: &str) -> Vec<u8> {
 }
 
 fn cursor_key(name: &CursorName) -> Vec<u8> {
+    named_key(CURSOR_PREFIX, name)
+}
+
+fn group_key(name: &GroupName) -> Vec<u8> {
+    named_key(GROUP_PREFIX, name)
+}
+
+fn named_key(prefix: u8, name: &TopicName) -> Vec<u8> {
     let mut entry = Vec::with_capacity(1 + name.as_str().len());
-    entry.push(CURSOR_PREFIX);
+    entry.push(prefix);
     entry.extend_from_slice(name.as_str().as_bytes());
     entry
 }
@@ -449,6 +462,41 @@ impl TopicLog {
             position: value.get_u64_le(),
             update_time: Timestamp(value.get_u64_le()),
         }))
+    }
+
+    /// The consumer group `name`'s record, if the group exists.
+    pub fn group(&self, name: &GroupName) -> Result<Option<GroupRecord>, StoreError> {
+        let Some(bytes) = self.tree.get(group_key(name))? else {
+            return Ok(None);
+        };
+        GroupRecord::decode(&bytes)
+            .map(Some)
+            .map_err(|_| self.corrupt_metadata("consumer group record"))
+    }
+
+    /// The names of the topic's consumer groups, sorted.
+    pub fn group_names(&self) -> Result<Vec<GroupName>, StoreError> {
+        let mut names = Vec::new();
+        for entry in self.tree.scan_prefix([GROUP_PREFIX]) {
+            let (key, _) = entry?;
+            let name = std::str::from_utf8(&key[1..])
+                .ok()
+                .and_then(|name| GroupName::new(name).ok())
+                .ok_or_else(|| self.corrupt_metadata("consumer group name"))?;
+            names.push(name);
+        }
+        Ok(names)
+    }
+
+    /// Writes the consumer group `name`'s record; durable with the next [`super::Store::sync`].
+    pub fn put_group(&self, name: &GroupName, record: &GroupRecord) -> Result<(), StoreError> {
+        self.tree.insert(group_key(name), record.encode())?;
+        Ok(())
+    }
+
+    /// Removes the consumer group `name`; returns whether it existed.
+    pub fn remove_group(&self, name: &GroupName) -> Result<bool, StoreError> {
+        Ok(self.tree.remove(group_key(name))?.is_some())
     }
 
     fn corrupt_metadata(&self, what: &'static str) -> StoreError {

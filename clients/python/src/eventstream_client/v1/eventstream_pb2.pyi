@@ -16,9 +16,20 @@ class StartPosition(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     START_POSITION_UNSPECIFIED: _ClassVar[StartPosition]
     START_POSITION_EARLIEST: _ClassVar[StartPosition]
     START_POSITION_LATEST: _ClassVar[StartPosition]
+
+class OutOfRangePolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OUT_OF_RANGE_POLICY_UNSPECIFIED: _ClassVar[OutOfRangePolicy]
+    OUT_OF_RANGE_POLICY_FAIL: _ClassVar[OutOfRangePolicy]
+    OUT_OF_RANGE_POLICY_EARLIEST: _ClassVar[OutOfRangePolicy]
+    OUT_OF_RANGE_POLICY_LATEST: _ClassVar[OutOfRangePolicy]
 START_POSITION_UNSPECIFIED: StartPosition
 START_POSITION_EARLIEST: StartPosition
 START_POSITION_LATEST: StartPosition
+OUT_OF_RANGE_POLICY_UNSPECIFIED: OutOfRangePolicy
+OUT_OF_RANGE_POLICY_FAIL: OutOfRangePolicy
+OUT_OF_RANGE_POLICY_EARLIEST: OutOfRangePolicy
+OUT_OF_RANGE_POLICY_LATEST: OutOfRangePolicy
 
 class EventData(_message.Message):
     __slots__ = ("type", "payload", "idempotency_key", "key", "headers", "content_type", "schema_version", "expected_key_version")
@@ -281,3 +292,175 @@ class DeleteTopicRequest(_message.Message):
 class DeleteTopicResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class ConsumerGroupConfig(_message.Message):
+    __slots__ = ("ack_deadline", "max_deliveries", "dead_letter_topic", "out_of_range")
+    ACK_DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    MAX_DELIVERIES_FIELD_NUMBER: _ClassVar[int]
+    DEAD_LETTER_TOPIC_FIELD_NUMBER: _ClassVar[int]
+    OUT_OF_RANGE_FIELD_NUMBER: _ClassVar[int]
+    ack_deadline: _duration_pb2.Duration
+    max_deliveries: int
+    dead_letter_topic: str
+    out_of_range: OutOfRangePolicy
+    def __init__(self, ack_deadline: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_deliveries: _Optional[int] = ..., dead_letter_topic: _Optional[str] = ..., out_of_range: _Optional[_Union[OutOfRangePolicy, str]] = ...) -> None: ...
+
+class ConsumerGroup(_message.Message):
+    __slots__ = ("topic", "name", "config", "ack_floor", "next_offset", "lag", "members", "in_flight", "redeliveries", "dead_lettered", "skipped", "create_time", "problem")
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    ACK_FLOOR_FIELD_NUMBER: _ClassVar[int]
+    NEXT_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    LAG_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    REDELIVERIES_FIELD_NUMBER: _ClassVar[int]
+    DEAD_LETTERED_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    topic: str
+    name: str
+    config: ConsumerGroupConfig
+    ack_floor: int
+    next_offset: int
+    lag: int
+    members: int
+    in_flight: int
+    redeliveries: int
+    dead_lettered: int
+    skipped: int
+    create_time: _timestamp_pb2.Timestamp
+    problem: str
+    def __init__(self, topic: _Optional[str] = ..., name: _Optional[str] = ..., config: _Optional[_Union[ConsumerGroupConfig, _Mapping]] = ..., ack_floor: _Optional[int] = ..., next_offset: _Optional[int] = ..., lag: _Optional[int] = ..., members: _Optional[int] = ..., in_flight: _Optional[int] = ..., redeliveries: _Optional[int] = ..., dead_lettered: _Optional[int] = ..., skipped: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., problem: _Optional[str] = ...) -> None: ...
+
+class CreateConsumerGroupRequest(_message.Message):
+    __slots__ = ("topic", "name", "config", "from_offset", "from_time", "position")
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    FROM_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    FROM_TIME_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    topic: str
+    name: str
+    config: ConsumerGroupConfig
+    from_offset: int
+    from_time: _timestamp_pb2.Timestamp
+    position: StartPosition
+    def __init__(self, topic: _Optional[str] = ..., name: _Optional[str] = ..., config: _Optional[_Union[ConsumerGroupConfig, _Mapping]] = ..., from_offset: _Optional[int] = ..., from_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., position: _Optional[_Union[StartPosition, str]] = ...) -> None: ...
+
+class CreateConsumerGroupResponse(_message.Message):
+    __slots__ = ("group",)
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    group: ConsumerGroup
+    def __init__(self, group: _Optional[_Union[ConsumerGroup, _Mapping]] = ...) -> None: ...
+
+class GetConsumerGroupRequest(_message.Message):
+    __slots__ = ("topic", "name")
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    topic: str
+    name: str
+    def __init__(self, topic: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class GetConsumerGroupResponse(_message.Message):
+    __slots__ = ("group",)
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    group: ConsumerGroup
+    def __init__(self, group: _Optional[_Union[ConsumerGroup, _Mapping]] = ...) -> None: ...
+
+class ListConsumerGroupsRequest(_message.Message):
+    __slots__ = ("topic",)
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    topic: str
+    def __init__(self, topic: _Optional[str] = ...) -> None: ...
+
+class ListConsumerGroupsResponse(_message.Message):
+    __slots__ = ("groups",)
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    groups: _containers.RepeatedCompositeFieldContainer[ConsumerGroup]
+    def __init__(self, groups: _Optional[_Iterable[_Union[ConsumerGroup, _Mapping]]] = ...) -> None: ...
+
+class ResetConsumerGroupRequest(_message.Message):
+    __slots__ = ("topic", "name", "to_offset", "to_time", "position")
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TO_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    TO_TIME_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    topic: str
+    name: str
+    to_offset: int
+    to_time: _timestamp_pb2.Timestamp
+    position: StartPosition
+    def __init__(self, topic: _Optional[str] = ..., name: _Optional[str] = ..., to_offset: _Optional[int] = ..., to_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., position: _Optional[_Union[StartPosition, str]] = ...) -> None: ...
+
+class ResetConsumerGroupResponse(_message.Message):
+    __slots__ = ("group",)
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    group: ConsumerGroup
+    def __init__(self, group: _Optional[_Union[ConsumerGroup, _Mapping]] = ...) -> None: ...
+
+class DeleteConsumerGroupRequest(_message.Message):
+    __slots__ = ("topic", "name")
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    topic: str
+    name: str
+    def __init__(self, topic: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class DeleteConsumerGroupResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ConsumeRequest(_message.Message):
+    __slots__ = ("join", "acks", "nacks", "extend")
+    JOIN_FIELD_NUMBER: _ClassVar[int]
+    ACKS_FIELD_NUMBER: _ClassVar[int]
+    NACKS_FIELD_NUMBER: _ClassVar[int]
+    EXTEND_FIELD_NUMBER: _ClassVar[int]
+    join: ConsumeJoin
+    acks: _containers.RepeatedScalarFieldContainer[int]
+    nacks: _containers.RepeatedCompositeFieldContainer[Nack]
+    extend: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, join: _Optional[_Union[ConsumeJoin, _Mapping]] = ..., acks: _Optional[_Iterable[int]] = ..., nacks: _Optional[_Iterable[_Union[Nack, _Mapping]]] = ..., extend: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class ConsumeJoin(_message.Message):
+    __slots__ = ("topic", "group", "max_in_flight")
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    MAX_IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    topic: str
+    group: str
+    max_in_flight: int
+    def __init__(self, topic: _Optional[str] = ..., group: _Optional[str] = ..., max_in_flight: _Optional[int] = ...) -> None: ...
+
+class Nack(_message.Message):
+    __slots__ = ("offset", "delay", "reason")
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    DELAY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    offset: int
+    delay: _duration_pb2.Duration
+    reason: str
+    def __init__(self, offset: _Optional[int] = ..., delay: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ConsumeResponse(_message.Message):
+    __slots__ = ("deliveries", "acks_durable", "group")
+    DELIVERIES_FIELD_NUMBER: _ClassVar[int]
+    ACKS_DURABLE_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    deliveries: _containers.RepeatedCompositeFieldContainer[GroupDelivery]
+    acks_durable: _containers.RepeatedScalarFieldContainer[int]
+    group: ConsumerGroup
+    def __init__(self, deliveries: _Optional[_Iterable[_Union[GroupDelivery, _Mapping]]] = ..., acks_durable: _Optional[_Iterable[int]] = ..., group: _Optional[_Union[ConsumerGroup, _Mapping]] = ...) -> None: ...
+
+class GroupDelivery(_message.Message):
+    __slots__ = ("event", "attempt")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    event: Event
+    attempt: int
+    def __init__(self, event: _Optional[_Union[Event, _Mapping]] = ..., attempt: _Optional[int] = ...) -> None: ...

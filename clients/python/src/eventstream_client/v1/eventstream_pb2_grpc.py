@@ -75,6 +75,36 @@ class EventStreamServiceStub:
                 request_serializer=eventstream_dot_v1_dot_eventstream__pb2.GetCursorRequest.SerializeToString,
                 response_deserializer=eventstream_dot_v1_dot_eventstream__pb2.GetCursorResponse.FromString,
                 _registered_method=True)
+        self.CreateConsumerGroup = channel.unary_unary(
+                '/eventstream.v1.EventStreamService/CreateConsumerGroup',
+                request_serializer=eventstream_dot_v1_dot_eventstream__pb2.CreateConsumerGroupRequest.SerializeToString,
+                response_deserializer=eventstream_dot_v1_dot_eventstream__pb2.CreateConsumerGroupResponse.FromString,
+                _registered_method=True)
+        self.GetConsumerGroup = channel.unary_unary(
+                '/eventstream.v1.EventStreamService/GetConsumerGroup',
+                request_serializer=eventstream_dot_v1_dot_eventstream__pb2.GetConsumerGroupRequest.SerializeToString,
+                response_deserializer=eventstream_dot_v1_dot_eventstream__pb2.GetConsumerGroupResponse.FromString,
+                _registered_method=True)
+        self.ListConsumerGroups = channel.unary_unary(
+                '/eventstream.v1.EventStreamService/ListConsumerGroups',
+                request_serializer=eventstream_dot_v1_dot_eventstream__pb2.ListConsumerGroupsRequest.SerializeToString,
+                response_deserializer=eventstream_dot_v1_dot_eventstream__pb2.ListConsumerGroupsResponse.FromString,
+                _registered_method=True)
+        self.ResetConsumerGroup = channel.unary_unary(
+                '/eventstream.v1.EventStreamService/ResetConsumerGroup',
+                request_serializer=eventstream_dot_v1_dot_eventstream__pb2.ResetConsumerGroupRequest.SerializeToString,
+                response_deserializer=eventstream_dot_v1_dot_eventstream__pb2.ResetConsumerGroupResponse.FromString,
+                _registered_method=True)
+        self.DeleteConsumerGroup = channel.unary_unary(
+                '/eventstream.v1.EventStreamService/DeleteConsumerGroup',
+                request_serializer=eventstream_dot_v1_dot_eventstream__pb2.DeleteConsumerGroupRequest.SerializeToString,
+                response_deserializer=eventstream_dot_v1_dot_eventstream__pb2.DeleteConsumerGroupResponse.FromString,
+                _registered_method=True)
+        self.Consume = channel.stream_stream(
+                '/eventstream.v1.EventStreamService/Consume',
+                request_serializer=eventstream_dot_v1_dot_eventstream__pb2.ConsumeRequest.SerializeToString,
+                response_deserializer=eventstream_dot_v1_dot_eventstream__pb2.ConsumeResponse.FromString,
+                _registered_method=True)
 
 
 class EventStreamServiceServicer:
@@ -171,6 +201,72 @@ class EventStreamServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateConsumerGroup(self, request, context):
+        """Creates a consumer group on a topic: a named, durable position that many Consume streams
+        share, each event going to one of them. The group starts at `start` (default: the oldest
+        retained event) and creates its dead-letter topic if `max_deliveries` is set. ALREADY_EXISTS
+        if the topic has a group of that name; NOT_FOUND if the topic is missing (and auto-create is
+        off).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetConsumerGroup(self, request, context):
+        """Describes one consumer group: its settings, ack floor, lag, members, in-flight and
+        redelivery counts. NOT_FOUND if the topic or the group does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListConsumerGroups(self, request, context):
+        """Lists a topic's consumer groups, sorted by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResetConsumerGroup(self, request, context):
+        """Moves a consumer group to a new position: every event from there on is undone (delivered
+        again), every event before it counts as acknowledged. FAILED_PRECONDITION while members are
+        connected (stop them first: their in-flight work would be acknowledged against the wrong
+        position); OUT_OF_RANGE for an offset outside the retained range.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteConsumerGroup(self, request, context):
+        """Deletes a consumer group and its position. Its members' streams end with NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Consume(self, request_iterator, context):
+        """Joins a consumer group and works through its share of the events, acknowledging each.
+
+        The first request must carry `join`; later ones carry acks, nacks and deadline extensions.
+        The first response describes the group; later ones carry deliveries and confirm acks once
+        they are durable. The group is created with default settings if it does not exist.
+
+        Each event goes to one member at a time, never more than the member's `max_in_flight`
+        unacknowledged at once. Events with the same non-empty `key` are delivered in offset order,
+        one at a time: the next waits until the previous is acknowledged. An unacknowledged event is
+        delivered again (with its `attempt` counted up) when its member disconnects, nacks it, or
+        lets its ack deadline pass; after the group's `max_deliveries` attempts it is published to
+        the dead-letter topic and counted as acknowledged. An acknowledgement confirmed in
+        `acks_durable` survives any crash: that event is never delivered to the group again (unless
+        the group is reset). Errors: INVALID_ARGUMENT (no `join` first, an ack of an event never
+        delivered), FAILED_PRECONDITION (the group's position fell below the topic's retained range
+        and its policy is FAIL: reset it), NOT_FOUND (topic or group deleted), UNAVAILABLE (the
+        server is shutting down: reconnect; unacknowledged events are redelivered).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EventStreamServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -213,6 +309,36 @@ def add_EventStreamServiceServicer_to_server(servicer, server):
                     servicer.GetCursor,
                     request_deserializer=eventstream_dot_v1_dot_eventstream__pb2.GetCursorRequest.FromString,
                     response_serializer=eventstream_dot_v1_dot_eventstream__pb2.GetCursorResponse.SerializeToString,
+            ),
+            'CreateConsumerGroup': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateConsumerGroup,
+                    request_deserializer=eventstream_dot_v1_dot_eventstream__pb2.CreateConsumerGroupRequest.FromString,
+                    response_serializer=eventstream_dot_v1_dot_eventstream__pb2.CreateConsumerGroupResponse.SerializeToString,
+            ),
+            'GetConsumerGroup': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConsumerGroup,
+                    request_deserializer=eventstream_dot_v1_dot_eventstream__pb2.GetConsumerGroupRequest.FromString,
+                    response_serializer=eventstream_dot_v1_dot_eventstream__pb2.GetConsumerGroupResponse.SerializeToString,
+            ),
+            'ListConsumerGroups': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConsumerGroups,
+                    request_deserializer=eventstream_dot_v1_dot_eventstream__pb2.ListConsumerGroupsRequest.FromString,
+                    response_serializer=eventstream_dot_v1_dot_eventstream__pb2.ListConsumerGroupsResponse.SerializeToString,
+            ),
+            'ResetConsumerGroup': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetConsumerGroup,
+                    request_deserializer=eventstream_dot_v1_dot_eventstream__pb2.ResetConsumerGroupRequest.FromString,
+                    response_serializer=eventstream_dot_v1_dot_eventstream__pb2.ResetConsumerGroupResponse.SerializeToString,
+            ),
+            'DeleteConsumerGroup': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteConsumerGroup,
+                    request_deserializer=eventstream_dot_v1_dot_eventstream__pb2.DeleteConsumerGroupRequest.FromString,
+                    response_serializer=eventstream_dot_v1_dot_eventstream__pb2.DeleteConsumerGroupResponse.SerializeToString,
+            ),
+            'Consume': grpc.stream_stream_rpc_method_handler(
+                    servicer.Consume,
+                    request_deserializer=eventstream_dot_v1_dot_eventstream__pb2.ConsumeRequest.FromString,
+                    response_serializer=eventstream_dot_v1_dot_eventstream__pb2.ConsumeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -432,6 +558,168 @@ class EventStreamService:
             '/eventstream.v1.EventStreamService/GetCursor',
             eventstream_dot_v1_dot_eventstream__pb2.GetCursorRequest.SerializeToString,
             eventstream_dot_v1_dot_eventstream__pb2.GetCursorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateConsumerGroup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eventstream.v1.EventStreamService/CreateConsumerGroup',
+            eventstream_dot_v1_dot_eventstream__pb2.CreateConsumerGroupRequest.SerializeToString,
+            eventstream_dot_v1_dot_eventstream__pb2.CreateConsumerGroupResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConsumerGroup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eventstream.v1.EventStreamService/GetConsumerGroup',
+            eventstream_dot_v1_dot_eventstream__pb2.GetConsumerGroupRequest.SerializeToString,
+            eventstream_dot_v1_dot_eventstream__pb2.GetConsumerGroupResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListConsumerGroups(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eventstream.v1.EventStreamService/ListConsumerGroups',
+            eventstream_dot_v1_dot_eventstream__pb2.ListConsumerGroupsRequest.SerializeToString,
+            eventstream_dot_v1_dot_eventstream__pb2.ListConsumerGroupsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResetConsumerGroup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eventstream.v1.EventStreamService/ResetConsumerGroup',
+            eventstream_dot_v1_dot_eventstream__pb2.ResetConsumerGroupRequest.SerializeToString,
+            eventstream_dot_v1_dot_eventstream__pb2.ResetConsumerGroupResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteConsumerGroup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eventstream.v1.EventStreamService/DeleteConsumerGroup',
+            eventstream_dot_v1_dot_eventstream__pb2.DeleteConsumerGroupRequest.SerializeToString,
+            eventstream_dot_v1_dot_eventstream__pb2.DeleteConsumerGroupResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Consume(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/eventstream.v1.EventStreamService/Consume',
+            eventstream_dot_v1_dot_eventstream__pb2.ConsumeRequest.SerializeToString,
+            eventstream_dot_v1_dot_eventstream__pb2.ConsumeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -2,20 +2,32 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { ConsumeRequest as _eventstream_v1_ConsumeRequest, ConsumeRequest__Output as _eventstream_v1_ConsumeRequest__Output } from '../../eventstream/v1/ConsumeRequest';
+import type { ConsumeResponse as _eventstream_v1_ConsumeResponse, ConsumeResponse__Output as _eventstream_v1_ConsumeResponse__Output } from '../../eventstream/v1/ConsumeResponse';
+import type { CreateConsumerGroupRequest as _eventstream_v1_CreateConsumerGroupRequest, CreateConsumerGroupRequest__Output as _eventstream_v1_CreateConsumerGroupRequest__Output } from '../../eventstream/v1/CreateConsumerGroupRequest';
+import type { CreateConsumerGroupResponse as _eventstream_v1_CreateConsumerGroupResponse, CreateConsumerGroupResponse__Output as _eventstream_v1_CreateConsumerGroupResponse__Output } from '../../eventstream/v1/CreateConsumerGroupResponse';
 import type { CreateTopicRequest as _eventstream_v1_CreateTopicRequest, CreateTopicRequest__Output as _eventstream_v1_CreateTopicRequest__Output } from '../../eventstream/v1/CreateTopicRequest';
 import type { CreateTopicResponse as _eventstream_v1_CreateTopicResponse, CreateTopicResponse__Output as _eventstream_v1_CreateTopicResponse__Output } from '../../eventstream/v1/CreateTopicResponse';
+import type { DeleteConsumerGroupRequest as _eventstream_v1_DeleteConsumerGroupRequest, DeleteConsumerGroupRequest__Output as _eventstream_v1_DeleteConsumerGroupRequest__Output } from '../../eventstream/v1/DeleteConsumerGroupRequest';
+import type { DeleteConsumerGroupResponse as _eventstream_v1_DeleteConsumerGroupResponse, DeleteConsumerGroupResponse__Output as _eventstream_v1_DeleteConsumerGroupResponse__Output } from '../../eventstream/v1/DeleteConsumerGroupResponse';
 import type { DeleteTopicRequest as _eventstream_v1_DeleteTopicRequest, DeleteTopicRequest__Output as _eventstream_v1_DeleteTopicRequest__Output } from '../../eventstream/v1/DeleteTopicRequest';
 import type { DeleteTopicResponse as _eventstream_v1_DeleteTopicResponse, DeleteTopicResponse__Output as _eventstream_v1_DeleteTopicResponse__Output } from '../../eventstream/v1/DeleteTopicResponse';
+import type { GetConsumerGroupRequest as _eventstream_v1_GetConsumerGroupRequest, GetConsumerGroupRequest__Output as _eventstream_v1_GetConsumerGroupRequest__Output } from '../../eventstream/v1/GetConsumerGroupRequest';
+import type { GetConsumerGroupResponse as _eventstream_v1_GetConsumerGroupResponse, GetConsumerGroupResponse__Output as _eventstream_v1_GetConsumerGroupResponse__Output } from '../../eventstream/v1/GetConsumerGroupResponse';
 import type { GetCursorRequest as _eventstream_v1_GetCursorRequest, GetCursorRequest__Output as _eventstream_v1_GetCursorRequest__Output } from '../../eventstream/v1/GetCursorRequest';
 import type { GetCursorResponse as _eventstream_v1_GetCursorResponse, GetCursorResponse__Output as _eventstream_v1_GetCursorResponse__Output } from '../../eventstream/v1/GetCursorResponse';
 import type { GetTopicRequest as _eventstream_v1_GetTopicRequest, GetTopicRequest__Output as _eventstream_v1_GetTopicRequest__Output } from '../../eventstream/v1/GetTopicRequest';
 import type { GetTopicResponse as _eventstream_v1_GetTopicResponse, GetTopicResponse__Output as _eventstream_v1_GetTopicResponse__Output } from '../../eventstream/v1/GetTopicResponse';
+import type { ListConsumerGroupsRequest as _eventstream_v1_ListConsumerGroupsRequest, ListConsumerGroupsRequest__Output as _eventstream_v1_ListConsumerGroupsRequest__Output } from '../../eventstream/v1/ListConsumerGroupsRequest';
+import type { ListConsumerGroupsResponse as _eventstream_v1_ListConsumerGroupsResponse, ListConsumerGroupsResponse__Output as _eventstream_v1_ListConsumerGroupsResponse__Output } from '../../eventstream/v1/ListConsumerGroupsResponse';
 import type { ListTopicsRequest as _eventstream_v1_ListTopicsRequest, ListTopicsRequest__Output as _eventstream_v1_ListTopicsRequest__Output } from '../../eventstream/v1/ListTopicsRequest';
 import type { ListTopicsResponse as _eventstream_v1_ListTopicsResponse, ListTopicsResponse__Output as _eventstream_v1_ListTopicsResponse__Output } from '../../eventstream/v1/ListTopicsResponse';
 import type { PublishRequest as _eventstream_v1_PublishRequest, PublishRequest__Output as _eventstream_v1_PublishRequest__Output } from '../../eventstream/v1/PublishRequest';
 import type { PublishResponse as _eventstream_v1_PublishResponse, PublishResponse__Output as _eventstream_v1_PublishResponse__Output } from '../../eventstream/v1/PublishResponse';
 import type { PublishStreamRequest as _eventstream_v1_PublishStreamRequest, PublishStreamRequest__Output as _eventstream_v1_PublishStreamRequest__Output } from '../../eventstream/v1/PublishStreamRequest';
 import type { PublishStreamResponse as _eventstream_v1_PublishStreamResponse, PublishStreamResponse__Output as _eventstream_v1_PublishStreamResponse__Output } from '../../eventstream/v1/PublishStreamResponse';
+import type { ResetConsumerGroupRequest as _eventstream_v1_ResetConsumerGroupRequest, ResetConsumerGroupRequest__Output as _eventstream_v1_ResetConsumerGroupRequest__Output } from '../../eventstream/v1/ResetConsumerGroupRequest';
+import type { ResetConsumerGroupResponse as _eventstream_v1_ResetConsumerGroupResponse, ResetConsumerGroupResponse__Output as _eventstream_v1_ResetConsumerGroupResponse__Output } from '../../eventstream/v1/ResetConsumerGroupResponse';
 import type { SubscribeRequest as _eventstream_v1_SubscribeRequest, SubscribeRequest__Output as _eventstream_v1_SubscribeRequest__Output } from '../../eventstream/v1/SubscribeRequest';
 import type { SubscribeResponse as _eventstream_v1_SubscribeResponse, SubscribeResponse__Output as _eventstream_v1_SubscribeResponse__Output } from '../../eventstream/v1/SubscribeResponse';
 
@@ -23,6 +35,72 @@ import type { SubscribeResponse as _eventstream_v1_SubscribeResponse, SubscribeR
  * The event-streaming API: publish to topics, subscribe to them, manage them.
  */
 export interface EventStreamServiceClient extends grpc.Client {
+  /**
+   * Joins a consumer group and works through its share of the events, acknowledging each.
+   * 
+   * The first request must carry `join`; later ones carry acks, nacks and deadline extensions.
+   * The first response describes the group; later ones carry deliveries and confirm acks once
+   * they are durable. The group is created with default settings if it does not exist.
+   * 
+   * Each event goes to one member at a time, never more than the member's `max_in_flight`
+   * unacknowledged at once. Events with the same non-empty `key` are delivered in offset order,
+   * one at a time: the next waits until the previous is acknowledged. An unacknowledged event is
+   * delivered again (with its `attempt` counted up) when its member disconnects, nacks it, or
+   * lets its ack deadline pass; after the group's `max_deliveries` attempts it is published to
+   * the dead-letter topic and counted as acknowledged. An acknowledgement confirmed in
+   * `acks_durable` survives any crash: that event is never delivered to the group again (unless
+   * the group is reset). Errors: INVALID_ARGUMENT (no `join` first, an ack of an event never
+   * delivered), FAILED_PRECONDITION (the group's position fell below the topic's retained range
+   * and its policy is FAIL: reset it), NOT_FOUND (topic or group deleted), UNAVAILABLE (the
+   * server is shutting down: reconnect; unacknowledged events are redelivered).
+   */
+  Consume(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_eventstream_v1_ConsumeRequest, _eventstream_v1_ConsumeResponse__Output>;
+  Consume(options?: grpc.CallOptions): grpc.ClientDuplexStream<_eventstream_v1_ConsumeRequest, _eventstream_v1_ConsumeResponse__Output>;
+  /**
+   * Joins a consumer group and works through its share of the events, acknowledging each.
+   * 
+   * The first request must carry `join`; later ones carry acks, nacks and deadline extensions.
+   * The first response describes the group; later ones carry deliveries and confirm acks once
+   * they are durable. The group is created with default settings if it does not exist.
+   * 
+   * Each event goes to one member at a time, never more than the member's `max_in_flight`
+   * unacknowledged at once. Events with the same non-empty `key` are delivered in offset order,
+   * one at a time: the next waits until the previous is acknowledged. An unacknowledged event is
+   * delivered again (with its `attempt` counted up) when its member disconnects, nacks it, or
+   * lets its ack deadline pass; after the group's `max_deliveries` attempts it is published to
+   * the dead-letter topic and counted as acknowledged. An acknowledgement confirmed in
+   * `acks_durable` survives any crash: that event is never delivered to the group again (unless
+   * the group is reset). Errors: INVALID_ARGUMENT (no `join` first, an ack of an event never
+   * delivered), FAILED_PRECONDITION (the group's position fell below the topic's retained range
+   * and its policy is FAIL: reset it), NOT_FOUND (topic or group deleted), UNAVAILABLE (the
+   * server is shutting down: reconnect; unacknowledged events are redelivered).
+   */
+  consume(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_eventstream_v1_ConsumeRequest, _eventstream_v1_ConsumeResponse__Output>;
+  consume(options?: grpc.CallOptions): grpc.ClientDuplexStream<_eventstream_v1_ConsumeRequest, _eventstream_v1_ConsumeResponse__Output>;
+  
+  /**
+   * Creates a consumer group on a topic: a named, durable position that many Consume streams
+   * share, each event going to one of them. The group starts at `start` (default: the oldest
+   * retained event) and creates its dead-letter topic if `max_deliveries` is set. ALREADY_EXISTS
+   * if the topic has a group of that name; NOT_FOUND if the topic is missing (and auto-create is
+   * off).
+   */
+  CreateConsumerGroup(argument: _eventstream_v1_CreateConsumerGroupRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_CreateConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  CreateConsumerGroup(argument: _eventstream_v1_CreateConsumerGroupRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_eventstream_v1_CreateConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  CreateConsumerGroup(argument: _eventstream_v1_CreateConsumerGroupRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_CreateConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  CreateConsumerGroup(argument: _eventstream_v1_CreateConsumerGroupRequest, callback: grpc.requestCallback<_eventstream_v1_CreateConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Creates a consumer group on a topic: a named, durable position that many Consume streams
+   * share, each event going to one of them. The group starts at `start` (default: the oldest
+   * retained event) and creates its dead-letter topic if `max_deliveries` is set. ALREADY_EXISTS
+   * if the topic has a group of that name; NOT_FOUND if the topic is missing (and auto-create is
+   * off).
+   */
+  createConsumerGroup(argument: _eventstream_v1_CreateConsumerGroupRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_CreateConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  createConsumerGroup(argument: _eventstream_v1_CreateConsumerGroupRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_eventstream_v1_CreateConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  createConsumerGroup(argument: _eventstream_v1_CreateConsumerGroupRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_CreateConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  createConsumerGroup(argument: _eventstream_v1_CreateConsumerGroupRequest, callback: grpc.requestCallback<_eventstream_v1_CreateConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  
   /**
    * Creates a topic with the given configuration. ALREADY_EXISTS if the name is taken.
    */
@@ -37,6 +115,21 @@ export interface EventStreamServiceClient extends grpc.Client {
   createTopic(argument: _eventstream_v1_CreateTopicRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_eventstream_v1_CreateTopicResponse__Output>): grpc.ClientUnaryCall;
   createTopic(argument: _eventstream_v1_CreateTopicRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_CreateTopicResponse__Output>): grpc.ClientUnaryCall;
   createTopic(argument: _eventstream_v1_CreateTopicRequest, callback: grpc.requestCallback<_eventstream_v1_CreateTopicResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Deletes a consumer group and its position. Its members' streams end with NOT_FOUND.
+   */
+  DeleteConsumerGroup(argument: _eventstream_v1_DeleteConsumerGroupRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_DeleteConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  DeleteConsumerGroup(argument: _eventstream_v1_DeleteConsumerGroupRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_eventstream_v1_DeleteConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  DeleteConsumerGroup(argument: _eventstream_v1_DeleteConsumerGroupRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_DeleteConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  DeleteConsumerGroup(argument: _eventstream_v1_DeleteConsumerGroupRequest, callback: grpc.requestCallback<_eventstream_v1_DeleteConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Deletes a consumer group and its position. Its members' streams end with NOT_FOUND.
+   */
+  deleteConsumerGroup(argument: _eventstream_v1_DeleteConsumerGroupRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_DeleteConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  deleteConsumerGroup(argument: _eventstream_v1_DeleteConsumerGroupRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_eventstream_v1_DeleteConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  deleteConsumerGroup(argument: _eventstream_v1_DeleteConsumerGroupRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_DeleteConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  deleteConsumerGroup(argument: _eventstream_v1_DeleteConsumerGroupRequest, callback: grpc.requestCallback<_eventstream_v1_DeleteConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Deletes a topic with its events, idempotency index and metadata.
@@ -56,6 +149,23 @@ export interface EventStreamServiceClient extends grpc.Client {
   deleteTopic(argument: _eventstream_v1_DeleteTopicRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_eventstream_v1_DeleteTopicResponse__Output>): grpc.ClientUnaryCall;
   deleteTopic(argument: _eventstream_v1_DeleteTopicRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_DeleteTopicResponse__Output>): grpc.ClientUnaryCall;
   deleteTopic(argument: _eventstream_v1_DeleteTopicRequest, callback: grpc.requestCallback<_eventstream_v1_DeleteTopicResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Describes one consumer group: its settings, ack floor, lag, members, in-flight and
+   * redelivery counts. NOT_FOUND if the topic or the group does not exist.
+   */
+  GetConsumerGroup(argument: _eventstream_v1_GetConsumerGroupRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_GetConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  GetConsumerGroup(argument: _eventstream_v1_GetConsumerGroupRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_eventstream_v1_GetConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  GetConsumerGroup(argument: _eventstream_v1_GetConsumerGroupRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_GetConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  GetConsumerGroup(argument: _eventstream_v1_GetConsumerGroupRequest, callback: grpc.requestCallback<_eventstream_v1_GetConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Describes one consumer group: its settings, ack floor, lag, members, in-flight and
+   * redelivery counts. NOT_FOUND if the topic or the group does not exist.
+   */
+  getConsumerGroup(argument: _eventstream_v1_GetConsumerGroupRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_GetConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  getConsumerGroup(argument: _eventstream_v1_GetConsumerGroupRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_eventstream_v1_GetConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  getConsumerGroup(argument: _eventstream_v1_GetConsumerGroupRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_GetConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  getConsumerGroup(argument: _eventstream_v1_GetConsumerGroupRequest, callback: grpc.requestCallback<_eventstream_v1_GetConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Reads a named cursor stored with a topic (see `PublishRequest.cursor`). NOT_FOUND if the
@@ -88,6 +198,21 @@ export interface EventStreamServiceClient extends grpc.Client {
   getTopic(argument: _eventstream_v1_GetTopicRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_eventstream_v1_GetTopicResponse__Output>): grpc.ClientUnaryCall;
   getTopic(argument: _eventstream_v1_GetTopicRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_GetTopicResponse__Output>): grpc.ClientUnaryCall;
   getTopic(argument: _eventstream_v1_GetTopicRequest, callback: grpc.requestCallback<_eventstream_v1_GetTopicResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Lists a topic's consumer groups, sorted by name.
+   */
+  ListConsumerGroups(argument: _eventstream_v1_ListConsumerGroupsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_ListConsumerGroupsResponse__Output>): grpc.ClientUnaryCall;
+  ListConsumerGroups(argument: _eventstream_v1_ListConsumerGroupsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_eventstream_v1_ListConsumerGroupsResponse__Output>): grpc.ClientUnaryCall;
+  ListConsumerGroups(argument: _eventstream_v1_ListConsumerGroupsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_ListConsumerGroupsResponse__Output>): grpc.ClientUnaryCall;
+  ListConsumerGroups(argument: _eventstream_v1_ListConsumerGroupsRequest, callback: grpc.requestCallback<_eventstream_v1_ListConsumerGroupsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Lists a topic's consumer groups, sorted by name.
+   */
+  listConsumerGroups(argument: _eventstream_v1_ListConsumerGroupsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_ListConsumerGroupsResponse__Output>): grpc.ClientUnaryCall;
+  listConsumerGroups(argument: _eventstream_v1_ListConsumerGroupsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_eventstream_v1_ListConsumerGroupsResponse__Output>): grpc.ClientUnaryCall;
+  listConsumerGroups(argument: _eventstream_v1_ListConsumerGroupsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_ListConsumerGroupsResponse__Output>): grpc.ClientUnaryCall;
+  listConsumerGroups(argument: _eventstream_v1_ListConsumerGroupsRequest, callback: grpc.requestCallback<_eventstream_v1_ListConsumerGroupsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Lists all topics, sorted by name.
@@ -181,6 +306,27 @@ export interface EventStreamServiceClient extends grpc.Client {
   publishStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_eventstream_v1_PublishStreamRequest, _eventstream_v1_PublishStreamResponse__Output>;
   
   /**
+   * Moves a consumer group to a new position: every event from there on is undone (delivered
+   * again), every event before it counts as acknowledged. FAILED_PRECONDITION while members are
+   * connected (stop them first: their in-flight work would be acknowledged against the wrong
+   * position); OUT_OF_RANGE for an offset outside the retained range.
+   */
+  ResetConsumerGroup(argument: _eventstream_v1_ResetConsumerGroupRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_ResetConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  ResetConsumerGroup(argument: _eventstream_v1_ResetConsumerGroupRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_eventstream_v1_ResetConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  ResetConsumerGroup(argument: _eventstream_v1_ResetConsumerGroupRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_ResetConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  ResetConsumerGroup(argument: _eventstream_v1_ResetConsumerGroupRequest, callback: grpc.requestCallback<_eventstream_v1_ResetConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Moves a consumer group to a new position: every event from there on is undone (delivered
+   * again), every event before it counts as acknowledged. FAILED_PRECONDITION while members are
+   * connected (stop them first: their in-flight work would be acknowledged against the wrong
+   * position); OUT_OF_RANGE for an offset outside the retained range.
+   */
+  resetConsumerGroup(argument: _eventstream_v1_ResetConsumerGroupRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_ResetConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  resetConsumerGroup(argument: _eventstream_v1_ResetConsumerGroupRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_eventstream_v1_ResetConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  resetConsumerGroup(argument: _eventstream_v1_ResetConsumerGroupRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_eventstream_v1_ResetConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  resetConsumerGroup(argument: _eventstream_v1_ResetConsumerGroupRequest, callback: grpc.requestCallback<_eventstream_v1_ResetConsumerGroupResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Streams a topic's events in offset order from a start position, then follows new events live.
    * 
    * The catch-up/live boundary has no gap and no duplicate. Every response carries `next_offset`,
@@ -210,9 +356,44 @@ export interface EventStreamServiceClient extends grpc.Client {
  */
 export interface EventStreamServiceHandlers extends grpc.UntypedServiceImplementation {
   /**
+   * Joins a consumer group and works through its share of the events, acknowledging each.
+   * 
+   * The first request must carry `join`; later ones carry acks, nacks and deadline extensions.
+   * The first response describes the group; later ones carry deliveries and confirm acks once
+   * they are durable. The group is created with default settings if it does not exist.
+   * 
+   * Each event goes to one member at a time, never more than the member's `max_in_flight`
+   * unacknowledged at once. Events with the same non-empty `key` are delivered in offset order,
+   * one at a time: the next waits until the previous is acknowledged. An unacknowledged event is
+   * delivered again (with its `attempt` counted up) when its member disconnects, nacks it, or
+   * lets its ack deadline pass; after the group's `max_deliveries` attempts it is published to
+   * the dead-letter topic and counted as acknowledged. An acknowledgement confirmed in
+   * `acks_durable` survives any crash: that event is never delivered to the group again (unless
+   * the group is reset). Errors: INVALID_ARGUMENT (no `join` first, an ack of an event never
+   * delivered), FAILED_PRECONDITION (the group's position fell below the topic's retained range
+   * and its policy is FAIL: reset it), NOT_FOUND (topic or group deleted), UNAVAILABLE (the
+   * server is shutting down: reconnect; unacknowledged events are redelivered).
+   */
+  Consume: grpc.handleBidiStreamingCall<_eventstream_v1_ConsumeRequest__Output, _eventstream_v1_ConsumeResponse>;
+  
+  /**
+   * Creates a consumer group on a topic: a named, durable position that many Consume streams
+   * share, each event going to one of them. The group starts at `start` (default: the oldest
+   * retained event) and creates its dead-letter topic if `max_deliveries` is set. ALREADY_EXISTS
+   * if the topic has a group of that name; NOT_FOUND if the topic is missing (and auto-create is
+   * off).
+   */
+  CreateConsumerGroup: grpc.handleUnaryCall<_eventstream_v1_CreateConsumerGroupRequest__Output, _eventstream_v1_CreateConsumerGroupResponse>;
+  
+  /**
    * Creates a topic with the given configuration. ALREADY_EXISTS if the name is taken.
    */
   CreateTopic: grpc.handleUnaryCall<_eventstream_v1_CreateTopicRequest__Output, _eventstream_v1_CreateTopicResponse>;
+  
+  /**
+   * Deletes a consumer group and its position. Its members' streams end with NOT_FOUND.
+   */
+  DeleteConsumerGroup: grpc.handleUnaryCall<_eventstream_v1_DeleteConsumerGroupRequest__Output, _eventstream_v1_DeleteConsumerGroupResponse>;
   
   /**
    * Deletes a topic with its events, idempotency index and metadata.
@@ -220,6 +401,12 @@ export interface EventStreamServiceHandlers extends grpc.UntypedServiceImplement
    * Live subscriptions to it end with NOT_FOUND. NOT_FOUND if the topic does not exist.
    */
   DeleteTopic: grpc.handleUnaryCall<_eventstream_v1_DeleteTopicRequest__Output, _eventstream_v1_DeleteTopicResponse>;
+  
+  /**
+   * Describes one consumer group: its settings, ack floor, lag, members, in-flight and
+   * redelivery counts. NOT_FOUND if the topic or the group does not exist.
+   */
+  GetConsumerGroup: grpc.handleUnaryCall<_eventstream_v1_GetConsumerGroupRequest__Output, _eventstream_v1_GetConsumerGroupResponse>;
   
   /**
    * Reads a named cursor stored with a topic (see `PublishRequest.cursor`). NOT_FOUND if the
@@ -231,6 +418,11 @@ export interface EventStreamServiceHandlers extends grpc.UntypedServiceImplement
    * Describes one topic: configuration, retained offset range and stored size. NOT_FOUND if missing.
    */
   GetTopic: grpc.handleUnaryCall<_eventstream_v1_GetTopicRequest__Output, _eventstream_v1_GetTopicResponse>;
+  
+  /**
+   * Lists a topic's consumer groups, sorted by name.
+   */
+  ListConsumerGroups: grpc.handleUnaryCall<_eventstream_v1_ListConsumerGroupsRequest__Output, _eventstream_v1_ListConsumerGroupsResponse>;
   
   /**
    * Lists all topics, sorted by name.
@@ -273,6 +465,14 @@ export interface EventStreamServiceHandlers extends grpc.UntypedServiceImplement
   PublishStream: grpc.handleBidiStreamingCall<_eventstream_v1_PublishStreamRequest__Output, _eventstream_v1_PublishStreamResponse>;
   
   /**
+   * Moves a consumer group to a new position: every event from there on is undone (delivered
+   * again), every event before it counts as acknowledged. FAILED_PRECONDITION while members are
+   * connected (stop them first: their in-flight work would be acknowledged against the wrong
+   * position); OUT_OF_RANGE for an offset outside the retained range.
+   */
+  ResetConsumerGroup: grpc.handleUnaryCall<_eventstream_v1_ResetConsumerGroupRequest__Output, _eventstream_v1_ResetConsumerGroupResponse>;
+  
+  /**
    * Streams a topic's events in offset order from a start position, then follows new events live.
    * 
    * The catch-up/live boundary has no gap and no duplicate. Every response carries `next_offset`,
@@ -286,12 +486,18 @@ export interface EventStreamServiceHandlers extends grpc.UntypedServiceImplement
 }
 
 export interface EventStreamServiceDefinition extends grpc.ServiceDefinition {
+  Consume: MethodDefinition<_eventstream_v1_ConsumeRequest, _eventstream_v1_ConsumeResponse, _eventstream_v1_ConsumeRequest__Output, _eventstream_v1_ConsumeResponse__Output>
+  CreateConsumerGroup: MethodDefinition<_eventstream_v1_CreateConsumerGroupRequest, _eventstream_v1_CreateConsumerGroupResponse, _eventstream_v1_CreateConsumerGroupRequest__Output, _eventstream_v1_CreateConsumerGroupResponse__Output>
   CreateTopic: MethodDefinition<_eventstream_v1_CreateTopicRequest, _eventstream_v1_CreateTopicResponse, _eventstream_v1_CreateTopicRequest__Output, _eventstream_v1_CreateTopicResponse__Output>
+  DeleteConsumerGroup: MethodDefinition<_eventstream_v1_DeleteConsumerGroupRequest, _eventstream_v1_DeleteConsumerGroupResponse, _eventstream_v1_DeleteConsumerGroupRequest__Output, _eventstream_v1_DeleteConsumerGroupResponse__Output>
   DeleteTopic: MethodDefinition<_eventstream_v1_DeleteTopicRequest, _eventstream_v1_DeleteTopicResponse, _eventstream_v1_DeleteTopicRequest__Output, _eventstream_v1_DeleteTopicResponse__Output>
+  GetConsumerGroup: MethodDefinition<_eventstream_v1_GetConsumerGroupRequest, _eventstream_v1_GetConsumerGroupResponse, _eventstream_v1_GetConsumerGroupRequest__Output, _eventstream_v1_GetConsumerGroupResponse__Output>
   GetCursor: MethodDefinition<_eventstream_v1_GetCursorRequest, _eventstream_v1_GetCursorResponse, _eventstream_v1_GetCursorRequest__Output, _eventstream_v1_GetCursorResponse__Output>
   GetTopic: MethodDefinition<_eventstream_v1_GetTopicRequest, _eventstream_v1_GetTopicResponse, _eventstream_v1_GetTopicRequest__Output, _eventstream_v1_GetTopicResponse__Output>
+  ListConsumerGroups: MethodDefinition<_eventstream_v1_ListConsumerGroupsRequest, _eventstream_v1_ListConsumerGroupsResponse, _eventstream_v1_ListConsumerGroupsRequest__Output, _eventstream_v1_ListConsumerGroupsResponse__Output>
   ListTopics: MethodDefinition<_eventstream_v1_ListTopicsRequest, _eventstream_v1_ListTopicsResponse, _eventstream_v1_ListTopicsRequest__Output, _eventstream_v1_ListTopicsResponse__Output>
   Publish: MethodDefinition<_eventstream_v1_PublishRequest, _eventstream_v1_PublishResponse, _eventstream_v1_PublishRequest__Output, _eventstream_v1_PublishResponse__Output>
   PublishStream: MethodDefinition<_eventstream_v1_PublishStreamRequest, _eventstream_v1_PublishStreamResponse, _eventstream_v1_PublishStreamRequest__Output, _eventstream_v1_PublishStreamResponse__Output>
+  ResetConsumerGroup: MethodDefinition<_eventstream_v1_ResetConsumerGroupRequest, _eventstream_v1_ResetConsumerGroupResponse, _eventstream_v1_ResetConsumerGroupRequest__Output, _eventstream_v1_ResetConsumerGroupResponse__Output>
   Subscribe: MethodDefinition<_eventstream_v1_SubscribeRequest, _eventstream_v1_SubscribeResponse, _eventstream_v1_SubscribeRequest__Output, _eventstream_v1_SubscribeResponse__Output>
 }
