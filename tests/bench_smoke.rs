@@ -31,5 +31,5 @@ async fn benchmark_smoke_run_prints_every_row() {
         .lines()
         .filter(|line| line.starts_with("| ") && !line.contains("workload"))
         .count();
-    assert_eq!(rows, 10, "expected one row per workload:\n{stdout}");
+    assert_eq!(rows, 11, "expected one row per workload:\n{stdout}");
 }

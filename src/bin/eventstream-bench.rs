@@ -52,6 +52,8 @@ struct Sizes {
     key_reads: u64,
     /// Events published per expected-version run.
     versioned: u64,
+    /// Events a consumer group's members share.
+    group: u64,
 }
 
 impl Sizes {
@@ -66,6 +68,7 @@ impl Sizes {
                 fanout: 10_000,
                 key_reads: 20_000,
                 versioned: 20_000,
+                group: 10_000,
             }
         } else {
             Self {
@@ -77,6 +80,7 @@ impl Sizes {
                 fanout: 1_000_000,
                 key_reads: 1_000_000,
                 versioned: 1_000_000,
+                group: 1_000_000,
             }
         }
     }
@@ -546,6 +550,70 @@ async fn fanout(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
     ))
 }
 
+/// 4 members of one consumer group share stored events, acknowledging every event (in one
+/// message per delivery batch); the rate counts events whose acknowledgement the server
+/// confirmed durable.
+async fn consumer_group(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
+    const MEMBERS: usize = 4;
+    const MAX_IN_FLIGHT: u32 = 1_000;
+    publish_concurrently(server, "bench", sizes.group, 8, 100, false).await?;
+    let confirmed = Arc::new(AtomicU64::new(0));
+    let done = tokio_util::sync::CancellationToken::new();
+    let started = Instant::now();
+    let mut members = Vec::new();
+    for _ in 0..MEMBERS {
+        let mut client = server.client().await?;
+        let (requests, outgoing) = tokio::sync::mpsc::channel(64);
+        requests
+            .send(pb::ConsumeRequest {
+                join: Some(pb::ConsumeJoin {
+                    topic: "bench".into(),
+                    group: "bench".into(),
+                    max_in_flight: MAX_IN_FLIGHT,
+                }),
+                ..Default::default()
+            })
+            .await?;
+        let mut responses = client
+            .consume(tokio_stream::wrappers::ReceiverStream::new(outgoing))
+            .await?
+            .into_inner();
+        let confirmed = Arc::clone(&confirmed);
+        let done = done.clone();
+        let total = sizes.group;
+        members.push(tokio::spawn(async move {
+            loop {
+                let response = tokio::select! {
+                    response = responses.message() => response?.ok_or("stream ended early")?,
+                    () = done.cancelled() => return Ok::<_, Box<dyn std::error::Error + Send + Sync>>(()),
+                };
+                let settled = confirmed.fetch_add(response.acks_durable.len() as u64, Ordering::Relaxed)
+                    + response.acks_durable.len() as u64;
+                if settled >= total {
+                    done.cancel();
+                }
+                if !response.deliveries.is_empty() {
+                    let acks = response
+                        .deliveries
+                        .iter()
+                        .filter_map(|delivery| delivery.event.as_ref().map(|event| event.offset))
+                        .collect();
+                    requests
+                        .send(pb::ConsumeRequest {
+                            acks,
+                            ..Default::default()
+                        })
+                        .await?;
+                }
+            }
+        }));
+    }
+    for member in members {
+        member.await??;
+    }
+    Ok(sample(server, rate(sizes.group, started.elapsed())))
+}
+
 fn sample(server: &Server, events_per_sec: f64) -> Sample {
     Sample {
         events_per_sec,
@@ -635,5 +703,9 @@ async fn main() -> BenchResult<()> {
         keyed_unchecked
     );
     workload!("same, expected key version on every event", keyed_expected);
+    workload!(
+        "consumer group: 4 members, every event acknowledged (durably)",
+        consumer_group
+    );
     Ok(())
 }
