@@ -84,8 +84,39 @@ impl From<EngineError> for Status {
                 Code::NotFound
             }
             EngineError::GroupExists { .. } => Code::AlreadyExists,
-            EngineError::GroupBehindRetention { .. } | EngineError::GroupHasMembers { .. } => {
-                Code::FailedPrecondition
+            EngineError::GroupBehindRetention {
+                topic,
+                group,
+                ack_floor,
+                first,
+            } => {
+                return with_info(
+                    Code::FailedPrecondition,
+                    &error,
+                    "GROUP_BEHIND_RETENTION",
+                    [
+                        ("topic", topic.to_string()),
+                        ("group", group.to_string()),
+                        ("ack_floor", ack_floor.to_string()),
+                        ("first_offset", first.to_string()),
+                    ],
+                );
+            }
+            EngineError::GroupHasMembers {
+                topic,
+                group,
+                members,
+            } => {
+                return with_info(
+                    Code::FailedPrecondition,
+                    &error,
+                    "GROUP_HAS_MEMBERS",
+                    [
+                        ("topic", topic.to_string()),
+                        ("group", group.to_string()),
+                        ("members", members.to_string()),
+                    ],
+                );
             }
             EngineError::AckNeverDelivered { .. } => Code::InvalidArgument,
             EngineError::LimitReached { .. } => Code::ResourceExhausted,
@@ -117,12 +148,23 @@ fn aborted<const N: usize>(
     reason: &str,
     metadata: [(&str, String); N],
 ) -> Status {
+    with_info(Code::Aborted, error, reason, metadata)
+}
+
+/// `code` with a `google.rpc.ErrorInfo` detail naming `reason`, for clients to act on without
+/// parsing the message.
+fn with_info<const N: usize>(
+    code: Code,
+    error: &EngineError,
+    reason: &str,
+    metadata: [(&str, String); N],
+) -> Status {
     let metadata: HashMap<String, String> = metadata
         .into_iter()
         .map(|(name, value)| (name.to_string(), value))
         .collect();
     Status::with_error_details(
-        Code::Aborted,
+        code,
         error.to_string(),
         ErrorDetails::with_error_info(reason, "eventstream", metadata),
     )

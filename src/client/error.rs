@@ -47,6 +47,16 @@ pub enum ClientError {
     /// nothing of the request was appended.
     #[error("idempotency key conflict: {0}")]
     IdempotencyConflict(String),
+    /// FAILED_PRECONDITION about a consumer group: its position fell below the retained range
+    /// (`GROUP_BEHIND_RETENTION`: reset it), or it has members and cannot be reset
+    /// (`GROUP_HAS_MEMBERS`).
+    #[error("group unavailable: {message}")]
+    GroupState {
+        /// `GROUP_BEHIND_RETENTION` or `GROUP_HAS_MEMBERS`.
+        reason: String,
+        /// The server's message.
+        message: String,
+    },
     /// ABORTED: an expectation of the publish failed (expected next offset, key version or cursor
     /// position); nothing of the request was appended. Re-read, decide again, retry.
     #[error("conflict: {message}")]
@@ -116,7 +126,13 @@ impl ClientError {
             Code::InvalidArgument => Self::InvalidArgument(message),
             Code::NotFound => Self::NotFound(message),
             Code::AlreadyExists => Self::AlreadyExists(message),
-            Code::FailedPrecondition => Self::IdempotencyConflict(message),
+            Code::FailedPrecondition => match status.get_details_error_info() {
+                Some(info) => Self::GroupState {
+                    reason: info.reason,
+                    message,
+                },
+                None => Self::IdempotencyConflict(message),
+            },
             Code::OutOfRange => Self::OutOfRange(message),
             Code::DataLoss => Self::DataLoss(message),
             Code::Aborted => {

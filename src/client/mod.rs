@@ -51,6 +51,7 @@
 mod consumer;
 mod error;
 pub mod fault;
+mod group;
 mod retry;
 mod subscription;
 
@@ -67,6 +68,7 @@ use crate::pb::event_stream_service_client::EventStreamServiceClient;
 
 pub use consumer::{DurableConsumer, RunUntil, StagedState, StateEntry};
 pub use error::{BoxError, ClientError};
+pub use group::{GroupConsumer, GroupOptions, GroupRunStats};
 pub use retry::RetryPolicy;
 pub use subscription::{Batch, StartAt, SubscribeOptions, Subscription};
 
@@ -591,6 +593,97 @@ impl Client {
         Ok(())
     }
 
+    /// Creates a consumer group. A retry after a lost reply reports
+    /// [`ClientError::AlreadyExists`].
+    pub async fn create_group(
+        &self,
+        request: pb::CreateConsumerGroupRequest,
+    ) -> Result<pb::ConsumerGroup, ClientError> {
+        let what = format!("CreateConsumerGroup {:?} {:?}", request.topic, request.name);
+        let response = self
+            .call(
+                &self.publish_retry,
+                &what,
+                request,
+                |mut grpc, request| async move { grpc.create_consumer_group(request).await },
+            )
+            .await?;
+        group_of(response.group)
+    }
+
+    /// Describes one consumer group; [`ClientError::NotFound`] if it does not exist.
+    pub async fn get_group(
+        &self,
+        topic: &str,
+        name: &str,
+    ) -> Result<pb::ConsumerGroup, ClientError> {
+        let request = pb::GetConsumerGroupRequest {
+            topic: topic.to_string(),
+            name: name.to_string(),
+        };
+        let what = format!("GetConsumerGroup {topic:?} {name:?}");
+        let response = self
+            .call(
+                &self.publish_retry,
+                &what,
+                request,
+                |mut grpc, request| async move { grpc.get_consumer_group(request).await },
+            )
+            .await?;
+        group_of(response.group)
+    }
+
+    /// Every consumer group of `topic`, sorted by name.
+    pub async fn list_groups(&self, topic: &str) -> Result<Vec<pb::ConsumerGroup>, ClientError> {
+        let request = pb::ListConsumerGroupsRequest {
+            topic: topic.to_string(),
+        };
+        let what = format!("ListConsumerGroups {topic:?}");
+        let response = self
+            .call(
+                &self.publish_retry,
+                &what,
+                request,
+                |mut grpc, request| async move { grpc.list_consumer_groups(request).await },
+            )
+            .await?;
+        Ok(response.groups)
+    }
+
+    /// Moves a consumer group without connected members to a new position.
+    pub async fn reset_group(
+        &self,
+        request: pb::ResetConsumerGroupRequest,
+    ) -> Result<pb::ConsumerGroup, ClientError> {
+        let what = format!("ResetConsumerGroup {:?} {:?}", request.topic, request.name);
+        let response = self
+            .call(
+                &self.publish_retry,
+                &what,
+                request,
+                |mut grpc, request| async move { grpc.reset_consumer_group(request).await },
+            )
+            .await?;
+        group_of(response.group)
+    }
+
+    /// Deletes a consumer group. A retry after a lost reply reports [`ClientError::NotFound`].
+    pub async fn delete_group(&self, topic: &str, name: &str) -> Result<(), ClientError> {
+        let request = pb::DeleteConsumerGroupRequest {
+            topic: topic.to_string(),
+            name: name.to_string(),
+        };
+        let what = format!("DeleteConsumerGroup {topic:?} {name:?}");
+        self.call(
+            &self.publish_retry,
+            &what,
+            request,
+            |mut grpc, request| async move { grpc.delete_consumer_group(request).await },
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Makes the unary call `rpc` with `message`, retried under `policy`.
     async fn call<M, R, F, Fut>(
         &self,
@@ -618,6 +711,10 @@ fn with_deadline<T>(message: T, deadline: Duration) -> Request<T> {
     let mut request = Request::new(message);
     request.set_timeout(deadline);
     request
+}
+
+fn group_of(group: Option<pb::ConsumerGroup>) -> Result<pb::ConsumerGroup, ClientError> {
+    group.ok_or_else(|| ClientError::Protocol("a group response without its group".to_string()))
 }
 
 fn topic_of(topic: Option<pb::Topic>) -> Result<pb::Topic, ClientError> {
