@@ -6,6 +6,7 @@ use common::*;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use eventstream::pb;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -258,4 +259,93 @@ async fn a_deleted_topic_leaves_the_gauges() {
         ),
         1.0
     );
+}
+
+/// Scrapes until `done` holds for the scrape (bounded by `TIMEOUT`): gauges follow the group's
+/// task, which runs apart from the calls that change it.
+async fn scrape_until(addr: SocketAddr, done: impl Fn(&Scrape) -> bool) -> Scrape {
+    within(async {
+        loop {
+            let scraped = scrape_metrics(addr).await;
+            if done(&scraped) {
+                return scraped;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn consumer_groups_show_their_lag_in_flight_members_and_redeliveries() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = ChildServer::start(dir.path(), &["--metrics-listen=127.0.0.1:0"]).await;
+    let metrics = metrics_address(&server);
+    let mut client = server.client().await;
+    publish(
+        &mut client,
+        "orders",
+        (0..10).map(|n| event("T", format!("{n}"))).collect(),
+    )
+    .await;
+    let (requests, outgoing) = tokio::sync::mpsc::channel(4);
+    requests
+        .send(pb::ConsumeRequest {
+            join: Some(pb::ConsumeJoin {
+                topic: "orders".into(),
+                group: "email".into(),
+                max_in_flight: 3,
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("join");
+    let mut responses =
+        within(client.consume(tokio_stream::wrappers::ReceiverStream::new(outgoing)))
+            .await
+            .expect("consume")
+            .into_inner();
+    let mut delivered = 0;
+    while delivered < 3 {
+        let response = within(responses.message())
+            .await
+            .expect("open")
+            .expect("response");
+        delivered += response.deliveries.len();
+    }
+    requests
+        .send(pb::ConsumeRequest {
+            nacks: vec![pb::Nack {
+                offset: 0,
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .await
+        .expect("nack");
+    let group = [("topic", "orders"), ("group", "email")];
+    let scraped = scrape_until(metrics, |scraped| {
+        scraped
+            .matching("eventstream_group_redeliveries_total", &group)
+            .count()
+            == 1
+            && scraped.value("eventstream_group_redeliveries_total", &group) == 1.0
+    })
+    .await;
+    assert_eq!(scraped.value("eventstream_group_lag", &group), 10.0);
+    assert_eq!(scraped.value("eventstream_group_in_flight", &group), 3.0);
+    assert_eq!(scraped.value("eventstream_group_members", &group), 1.0);
+    assert_eq!(scraped.value("eventstream_group_stuck", &group), 0.0);
+    drop(requests);
+    drop(responses);
+    server.kill().await;
+
+    // A stored group is reported from the start, before anyone asks for it.
+    let server = ChildServer::start(dir.path(), &["--metrics-listen=127.0.0.1:0"]).await;
+    let scraped = scrape_until(metrics_address(&server), |scraped| {
+        scraped.matching("eventstream_group_lag", &group).count() == 1
+    })
+    .await;
+    assert_eq!(scraped.value("eventstream_group_lag", &group), 10.0);
+    assert_eq!(scraped.value("eventstream_group_members", &group), 0.0);
 }

@@ -19,8 +19,8 @@ use tokio_util::task::TaskTracker;
 
 pub use error::EngineError;
 pub use group::{
-    GroupDelivery, MAX_IN_FLIGHT, MemberFeedback, MemberMessage, MemberMessages, Membership,
-    NackRequest, NewGroup, Settlement,
+    GroupDelivery, GroupGauges, MAX_IN_FLIGHT, MemberFeedback, MemberMessage, MemberMessages,
+    Membership, NackRequest, NewGroup, Settlement,
 };
 pub use limits::Limit;
 pub use subscription::{Deliveries, Delivery, StartAt, SubscribeSpec};
@@ -147,6 +147,7 @@ impl Broker {
                 .write_topics()
                 .insert(handle.log().name().clone(), handle);
         }
+        broker.load_groups().await?;
         Ok(broker)
     }
 

@@ -12,7 +12,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use metrics::gauge;
+use metrics::{counter, gauge};
 use metrics_exporter_prometheus::{BuildError, PrometheusBuilder, PrometheusHandle};
 use metrics_util::MetricKindMask;
 use tokio::net::{TcpListener, TcpStream};
@@ -20,7 +20,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::{
-    HISTOGRAMS, SUBSCRIBER_LAG, SUBSCRIPTIONS, TOPIC_FIRST_OFFSET, TOPIC_NEXT_OFFSET,
+    GROUP_DEAD_LETTERED, GROUP_IN_FLIGHT, GROUP_LAG, GROUP_MEMBERS, GROUP_REDELIVERIES,
+    GROUP_STUCK, HISTOGRAMS, SUBSCRIBER_LAG, SUBSCRIPTIONS, TOPIC_FIRST_OFFSET, TOPIC_NEXT_OFFSET,
     TOPIC_STORED_BYTES, describe,
 };
 use crate::engine::Broker;
@@ -95,6 +96,15 @@ impl Scrape {
             gauge!(TOPIC_STORED_BYTES, "topic" => topic.clone()).set(bounds.size_bytes as f64);
             gauge!(SUBSCRIPTIONS, "topic" => topic.clone()).set(stats.subscriptions as f64);
             gauge!(SUBSCRIBER_LAG, "topic" => topic).set(stats.max_lag as f64);
+        }
+        for (topic, group, gauges) in self.broker.group_gauges() {
+            let labels = [("topic", topic.to_string()), ("group", group.to_string())];
+            gauge!(GROUP_LAG, &labels).set(gauges.lag as f64);
+            gauge!(GROUP_IN_FLIGHT, &labels).set(gauges.in_flight as f64);
+            gauge!(GROUP_MEMBERS, &labels).set(gauges.members as f64);
+            gauge!(GROUP_STUCK, &labels).set(f64::from(u8::from(gauges.stuck)));
+            counter!(GROUP_REDELIVERIES, &labels).absolute(gauges.counters.redeliveries);
+            counter!(GROUP_DEAD_LETTERED, &labels).absolute(gauges.counters.dead_lettered);
         }
         self.handle.render()
     }

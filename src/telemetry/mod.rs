@@ -2,8 +2,8 @@
 //!
 //! The layers record through the `metrics` facade where things happen (the engine knows nothing
 //! of Prometheus); with no `--metrics-listen` no recorder is installed and recording costs next
-//! to nothing. Labels are bounded: `topic`, and for RPCs `method` and `code`, never a subscriber
-//! or a key.
+//! to nothing. Labels are bounded: `topic` (with `group` for consumer groups), and for RPCs `method` and
+//! `code`, never a subscriber or a key.
 
 mod endpoint;
 
@@ -41,6 +41,19 @@ pub const SUBSCRIBER_LAG: &str = "eventstream_subscriber_lag_max";
 pub const DELIVERED_EVENTS: &str = "eventstream_delivered_events_total";
 /// Counter, per topic: bytes of the events sent to subscribers, as stored (encoded events).
 pub const DELIVERED_BYTES: &str = "eventstream_delivered_bytes_total";
+/// Gauge, per topic and consumer group: events not yet acknowledged by the group.
+pub const GROUP_LAG: &str = "eventstream_group_lag";
+/// Gauge, per topic and consumer group: deliveries awaiting acknowledgement.
+pub const GROUP_IN_FLIGHT: &str = "eventstream_group_in_flight";
+/// Gauge, per topic and consumer group: members connected.
+pub const GROUP_MEMBERS: &str = "eventstream_group_members";
+/// Gauge, per topic and consumer group: 1 while the group delivers nothing (its position fell
+/// below the retained range, or its data is damaged), else 0.
+pub const GROUP_STUCK: &str = "eventstream_group_stuck";
+/// Counter, per topic and consumer group: deliveries that were a second or later attempt.
+pub const GROUP_REDELIVERIES: &str = "eventstream_group_redeliveries_total";
+/// Counter, per topic and consumer group: events published to the dead-letter topic.
+pub const GROUP_DEAD_LETTERED: &str = "eventstream_group_dead_lettered_total";
 /// Counter, per `method` and `code`: finished RPCs.
 pub const RPCS: &str = "eventstream_rpcs_total";
 
@@ -125,6 +138,36 @@ fn describe() {
         DELIVERED_BYTES,
         Unit::Bytes,
         "Bytes of the encoded events sent to subscribers."
+    );
+    describe_gauge!(
+        GROUP_LAG,
+        Unit::Count,
+        "Events a consumer group has not acknowledged yet."
+    );
+    describe_gauge!(
+        GROUP_IN_FLIGHT,
+        Unit::Count,
+        "Deliveries of a consumer group awaiting acknowledgement."
+    );
+    describe_gauge!(
+        GROUP_MEMBERS,
+        Unit::Count,
+        "Members connected to a consumer group."
+    );
+    describe_gauge!(
+        GROUP_STUCK,
+        Unit::Count,
+        "1 while a consumer group delivers nothing until it is reset or repaired."
+    );
+    describe_counter!(
+        GROUP_REDELIVERIES,
+        Unit::Count,
+        "Deliveries of a consumer group that were a second or later attempt."
+    );
+    describe_counter!(
+        GROUP_DEAD_LETTERED,
+        Unit::Count,
+        "Events a consumer group published to its dead-letter topic."
     );
     describe_counter!(
         RPCS,

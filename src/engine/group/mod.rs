@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_stream::Stream;
 
 use super::limits::SubscriptionSlot;
@@ -194,16 +194,37 @@ impl Drop for MemberMessages {
     }
 }
 
+/// A consumer group's numbers for monitoring, kept current by its task.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupGauges {
+    /// Events not yet acknowledged, read or not.
+    pub lag: u64,
+    /// Deliveries awaiting acknowledgement.
+    pub in_flight: u64,
+    /// Members connected.
+    pub members: usize,
+    /// Its counters.
+    pub counters: GroupCounters,
+    /// Whether it stopped delivering (see [`GroupInfo::problem`]).
+    pub stuck: bool,
+}
+
+/// A loaded group: its task's command queue and gauges.
+struct Loaded {
+    commands: mpsc::Sender<Command>,
+    gauges: watch::Receiver<GroupGauges>,
+}
+
+type LoadedGroups = HashMap<(TopicName, GroupName), Loaded>;
+
 /// The loaded consumer groups, by topic and name.
 #[derive(Default)]
 pub(super) struct Groups {
-    loaded: Mutex<HashMap<(TopicName, GroupName), mpsc::Sender<Command>>>,
+    loaded: Mutex<LoadedGroups>,
 }
 
 impl Groups {
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(TopicName, GroupName), mpsc::Sender<Command>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LoadedGroups> {
         self.loaded
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -213,14 +234,26 @@ impl Groups {
         let loaded = self.lock();
         loaded
             .get(&(topic.clone(), name.clone()))
-            .filter(|commands| !commands.is_closed())
-            .cloned()
+            .filter(|group| !group.commands.is_closed())
+            .map(|group| group.commands.clone())
     }
 
     /// Forgets the groups of a deleted topic.
     pub(super) fn forget_topic(&self, topic: &TopicName) {
         self.lock()
             .retain(|(group_topic, _), _| group_topic != topic);
+    }
+
+    /// The gauges of every running group, sorted by topic and name.
+    fn gauges(&self) -> Vec<(TopicName, GroupName, GroupGauges)> {
+        let mut gauges: Vec<_> = self
+            .lock()
+            .iter()
+            .filter(|(_, group)| !group.commands.is_closed())
+            .map(|((topic, name), group)| (topic.clone(), name.clone(), *group.gauges.borrow()))
+            .collect();
+        gauges.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        gauges
     }
 }
 
@@ -247,6 +280,25 @@ fn default_group() -> NewGroup {
 }
 
 impl Broker {
+    /// Starts the task of every stored consumer group, so each is monitored from the start.
+    pub(super) async fn load_groups(self: &Arc<Self>) -> Result<(), EngineError> {
+        let topics: Vec<_> = self.read_topics().values().cloned().collect();
+        for topic in topics {
+            let log = topic.log().clone();
+            let names = tokio::task::spawn_blocking(move || log.group_names()).await??;
+            for name in names {
+                self.group_commands(topic.log().name(), &name, Creation::Never)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The gauges of every loaded consumer group, sorted by topic and name.
+    pub fn group_gauges(&self) -> Vec<(TopicName, GroupName, GroupGauges)> {
+        self.groups.gauges()
+    }
+
     /// Creates a consumer group on `topic`; durable when this returns.
     pub async fn create_group(
         self: &Arc<Self>,
@@ -407,18 +459,26 @@ impl Broker {
             }
         };
         let (commands, queue) = mpsc::channel(COMMAND_QUEUE);
+        let (gauges_tx, gauges) = watch::channel(GroupGauges::default());
         let group = task::GroupTask::new(
             Arc::clone(&handle),
             name.clone(),
             record,
-            Arc::downgrade(self),
-            queue,
-            self.streams_stop.clone(),
+            task::Links {
+                broker: Arc::downgrade(self),
+                commands: queue,
+                gauges: gauges_tx,
+                shutdown: self.streams_stop.clone(),
+            },
         );
         self.subscriptions.spawn(group.run());
-        self.groups
-            .lock()
-            .insert((topic.clone(), name.clone()), commands.clone());
+        self.groups.lock().insert(
+            (topic.clone(), name.clone()),
+            Loaded {
+                commands: commands.clone(),
+                gauges,
+            },
+        );
         Ok(commands)
     }
 

@@ -11,7 +11,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::state::{AckOutcome, Assignment, DeadLetter, GroupState, MemberId};
-use super::{Command, GroupDelivery, Joined, MAX_IN_FLIGHT, MemberMessage, Settlement};
+use super::{
+    Command, GroupDelivery, GroupGauges, Joined, MAX_IN_FLIGHT, MemberMessage, Settlement,
+};
 use crate::engine::limits::SubscriptionSlot;
 use crate::engine::subscription::{StartAt, resolve_start};
 use crate::engine::topic::{TopicHandle, Visible};
@@ -70,6 +72,18 @@ enum Next {
     Exit,
 }
 
+/// How a group's task is connected to the rest of the server.
+pub(super) struct Links {
+    /// For publishing dead letters.
+    pub broker: Weak<Broker>,
+    /// Requests from members and the API.
+    pub commands: mpsc::Receiver<Command>,
+    /// Where monitoring reads the group's numbers.
+    pub gauges: watch::Sender<GroupGauges>,
+    /// Cancelled when the server shuts down.
+    pub shutdown: CancellationToken,
+}
+
 /// One consumer group's task and everything it owns.
 pub(super) struct GroupTask {
     topic: Arc<TopicHandle>,
@@ -98,6 +112,7 @@ pub(super) struct GroupTask {
     busy: bool,
     broker: Weak<Broker>,
     commands: mpsc::Receiver<Command>,
+    gauges: watch::Sender<GroupGauges>,
     visible: watch::Receiver<Visible>,
     shutdown: CancellationToken,
 }
@@ -107,9 +122,7 @@ impl GroupTask {
         topic: Arc<TopicHandle>,
         name: GroupName,
         record: GroupRecord,
-        broker: Weak<Broker>,
-        commands: mpsc::Receiver<Command>,
-        shutdown: CancellationToken,
+        links: Links,
     ) -> Self {
         let visible = topic.visible();
         Self {
@@ -130,10 +143,11 @@ impl GroupTask {
             flushing: None,
             retry_flush_at: None,
             busy: false,
-            broker,
-            commands,
+            broker: links.broker,
+            commands: links.commands,
+            gauges: links.gauges,
             visible,
-            shutdown,
+            shutdown: links.shutdown,
         }
     }
 
@@ -147,6 +161,7 @@ impl GroupTask {
         loop {
             self.pump().await;
             self.start_flush();
+            self.publish_gauges();
             match self.wait().await {
                 Wake::Command(Some(command)) => {
                     if let Next::Exit = self.handle(command).await {
@@ -679,9 +694,30 @@ impl GroupTask {
         }
     }
 
+    fn publish_gauges(&self) {
+        let bounds = *self.visible.borrow();
+        let gauges = GroupGauges {
+            lag: self.lag(bounds.next_offset),
+            in_flight: self.state.in_flight() as u64,
+            members: self.members.len(),
+            counters: self.counters,
+            stuck: self.problem.is_some(),
+        };
+        self.gauges.send_if_modified(|current| {
+            let changed = *current != gauges;
+            *current = gauges;
+            changed
+        });
+    }
+
+    /// Events below `next_offset` not yet acknowledged.
+    fn lag(&self, next_offset: u64) -> u64 {
+        let unread = next_offset.saturating_sub(self.state.frontier());
+        self.state.outstanding() as u64 + unread
+    }
+
     fn describe(&self) -> GroupInfo {
         let bounds = *self.visible.borrow();
-        let unread = bounds.next_offset.saturating_sub(self.state.frontier());
         GroupInfo {
             topic: self.topic.log().name().clone(),
             name: self.name.clone(),
@@ -689,7 +725,7 @@ impl GroupTask {
             create_time: self.create_time,
             ack_floor: self.state.ack_floor(),
             next_offset: bounds.next_offset,
-            lag: self.state.outstanding() as u64 + unread,
+            lag: self.lag(bounds.next_offset),
             members: self.members.len(),
             in_flight: self.state.in_flight() as u64,
             counters: self.counters,
