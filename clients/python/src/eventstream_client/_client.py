@@ -1,4 +1,5 @@
-"""The synchronous client: exactly-once-effect publish, resumable subscriptions, topic admin."""
+"""The synchronous client: exactly-once-effect publish, resumable subscriptions, topic and
+consumer-group admin."""
 
 from __future__ import annotations
 
@@ -7,16 +8,16 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import grpc
-from google.protobuf import duration_pb2
+from google.protobuf import duration_pb2, timestamp_pb2
 
-from ._errors import TRANSIENT_CODES, from_rpc_error, status_of
+from ._errors import TRANSIENT_CODES, EventStreamError, IdempotencyConflictError, from_rpc_error, status_of
 from ._retry import DEFAULT_PUBLISH_RETRY, DEFAULT_RECONNECT, RetryPolicy
 from ._subscription import Start, Subscription
 from .v1 import eventstream_pb2 as pb
@@ -198,6 +199,7 @@ class EventStreamClient:
             lambda timeout: self._stub.Publish(request, timeout=timeout, metadata=self._metadata),
             policy,
             "Publish",
+            _PUBLISH_ERRORS,
         )
         if len(response.results) != len(prepared):
             raise RuntimeError(
@@ -215,7 +217,11 @@ class EventStreamClient:
         ]
 
     def _call_with_retry(
-        self, attempt: Callable[[float], T], policy: RetryPolicy, name: str
+        self,
+        attempt: Callable[[float], T],
+        policy: RetryPolicy,
+        name: str,
+        errors: Mapping[grpc.StatusCode, type[EventStreamError]] | None = None,
     ) -> T:
         started = time.monotonic()
         failures = 0
@@ -229,13 +235,13 @@ class EventStreamClient:
             except grpc.RpcError as error:
                 code, details = status_of(error)
                 if code not in TRANSIENT_CODES:
-                    raise from_rpc_error(error) from error
+                    raise from_rpc_error(error, errors) from error
                 failures += 1
                 pause = policy.backoff(failures)
                 if self._closed.is_set() or policy.exhausted(
                     failures, time.monotonic() - started, pause
                 ):
-                    raise from_rpc_error(error) from error
+                    raise from_rpc_error(error, errors) from error
                 log.info(
                     "%s failed transiently (%s: %s); retry %d in %.2fs",
                     name, code.name, details, failures, pause,
@@ -321,14 +327,121 @@ class EventStreamClient:
         """Deletes a topic with its events; raises :class:`NotFoundError` if missing."""
         self._unary(self._stub.DeleteTopic, pb.DeleteTopicRequest(name=name))
 
+    # -- consumer groups -------------------------------------------------------------------
+
+    def create_consumer_group(
+        self,
+        topic: str,
+        name: str,
+        *,
+        ack_deadline: timedelta | None = None,
+        max_deliveries: int = 0,
+        dead_letter_topic: str = "",
+        out_of_range: pb.OutOfRangePolicy = pb.OUT_OF_RANGE_POLICY_UNSPECIFIED,
+        from_offset: int | None = None,
+        from_time: datetime | None = None,
+        latest: bool = False,
+    ) -> pb.ConsumerGroup:
+        """Creates a consumer group on ``topic``; raises :class:`AlreadyExistsError` if the topic
+        has a group of that name.
+
+        Settings left out take the server's defaults: a 30 s ``ack_deadline``, unlimited
+        deliveries (``max_deliveries=0``; when set, the dead-letter topic, by default
+        ``<topic>.<group>.dead-letters``, is created too) and ``OUT_OF_RANGE_POLICY_FAIL``. Start
+        (at most one): ``from_offset`` (inclusive), ``from_time``, ``latest=True``, or by default
+        the oldest retained event.
+        """
+        config = pb.ConsumerGroupConfig(
+            max_deliveries=max_deliveries, dead_letter_topic=dead_letter_topic, out_of_range=out_of_range
+        )
+        if ack_deadline is not None:
+            config.ack_deadline.CopyFrom(_duration(ack_deadline))
+        request = pb.CreateConsumerGroupRequest(topic=topic, name=name, config=config)
+        chosen = sum((from_offset is not None, from_time is not None, latest))
+        if chosen > 1:
+            raise ValueError("give at most one of from_offset, from_time, latest")
+        if chosen:
+            _set_position(request, "from", from_offset, from_time, latest=latest)
+        response: pb.CreateConsumerGroupResponse = self._unary(self._stub.CreateConsumerGroup, request)
+        return response.group
+
+    def get_consumer_group(self, topic: str, name: str) -> pb.ConsumerGroup:
+        """Describes one consumer group (settings, ack floor, lag, members, in-flight and
+        redelivery counts); raises :class:`NotFoundError` if the topic or group is missing."""
+        request = pb.GetConsumerGroupRequest(topic=topic, name=name)
+        response: pb.GetConsumerGroupResponse = self._unary(self._stub.GetConsumerGroup, request)
+        return response.group
+
+    def list_consumer_groups(self, topic: str) -> list[pb.ConsumerGroup]:
+        """The topic's consumer groups, sorted by name."""
+        request = pb.ListConsumerGroupsRequest(topic=topic)
+        response: pb.ListConsumerGroupsResponse = self._unary(self._stub.ListConsumerGroups, request)
+        return list(response.groups)
+
+    def reset_consumer_group(
+        self,
+        topic: str,
+        name: str,
+        *,
+        to_offset: int | None = None,
+        to_time: datetime | None = None,
+        earliest: bool = False,
+        latest: bool = False,
+    ) -> pb.ConsumerGroup:
+        """Moves a consumer group (exactly one of ``to_offset``, ``to_time``, ``earliest=True``,
+        ``latest=True``): events from there on are delivered again, earlier ones count as
+        acknowledged. Returns the group at its new position.
+
+        Raises :class:`FailedPreconditionError` while members are connected (stop them first),
+        :class:`OutOfRangeError` for an offset outside the retained range.
+        """
+        if sum((to_offset is not None, to_time is not None, earliest, latest)) != 1:
+            raise ValueError("give exactly one of to_offset, to_time, earliest, latest")
+        request = pb.ResetConsumerGroupRequest(topic=topic, name=name)
+        _set_position(request, "to", to_offset, to_time, latest=latest)
+        response: pb.ResetConsumerGroupResponse = self._unary(self._stub.ResetConsumerGroup, request)
+        return response.group
+
+    def delete_consumer_group(self, topic: str, name: str) -> None:
+        """Deletes a consumer group and its position (its members' streams end with NOT_FOUND);
+        raises :class:`NotFoundError` if missing."""
+        self._unary(self._stub.DeleteConsumerGroup, pb.DeleteConsumerGroupRequest(topic=topic, name=name))
+
+    def _open_consume(self, requests: Iterator[pb.ConsumeRequest]) -> Any:
+        return self._stub.Consume(requests, metadata=self._metadata)
+
     def _unary(self, method: Any, request: Any) -> Any:
         """Calls an admin RPC, retrying transient failures (these are naturally idempotent
-        except CreateTopic/DeleteTopic, where a retry may report ALREADY_EXISTS/NOT_FOUND)."""
+        except the creations and deletions, where a retry may report ALREADY_EXISTS/NOT_FOUND)."""
         return self._call_with_retry(
             lambda timeout: method(request, timeout=timeout, metadata=self._metadata),
             self.publish_retry,
             type(request).__name__.removesuffix("Request"),
         )
+
+
+#: Publish is the call whose FAILED_PRECONDITION means a reused idempotency key.
+_PUBLISH_ERRORS = {grpc.StatusCode.FAILED_PRECONDITION: IdempotencyConflictError}
+
+
+def _set_position(
+    request: pb.CreateConsumerGroupRequest | pb.ResetConsumerGroupRequest,
+    prefix: str,
+    offset: int | None,
+    when: datetime | None,
+    *,
+    latest: bool,
+) -> None:
+    """Sets a group request's position oneof (fields ``<prefix>_offset``, ``<prefix>_time`` and
+    ``position``): the offset, else the time, else the log's end (``latest``) or start."""
+    if offset is not None:
+        setattr(request, f"{prefix}_offset", offset)
+    elif when is not None:
+        stamp = timestamp_pb2.Timestamp()
+        stamp.FromDatetime(when if when.tzinfo else when.replace(tzinfo=timezone.utc))
+        getattr(request, f"{prefix}_time").CopyFrom(stamp)
+    else:
+        request.position = pb.START_POSITION_LATEST if latest else pb.START_POSITION_EARLIEST
 
 
 def _duration(value: timedelta) -> duration_pb2.Duration:

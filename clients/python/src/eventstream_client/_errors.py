@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import grpc
 
 #: Status codes after which a call is retried (publish) or a subscription reconnects.
@@ -26,15 +28,21 @@ class InvalidArgumentError(EventStreamError):
 
 
 class NotFoundError(EventStreamError):
-    """NOT_FOUND: the topic is missing (auto-create off) or was deleted while subscribed."""
+    """NOT_FOUND: the topic or consumer group is missing (or was deleted while in use)."""
 
 
 class AlreadyExistsError(EventStreamError):
-    """ALREADY_EXISTS: CreateTopic on a name that is taken."""
+    """ALREADY_EXISTS: CreateTopic or CreateConsumerGroup on a name that is taken."""
 
 
-class IdempotencyConflictError(EventStreamError):
-    """FAILED_PRECONDITION: an idempotency key was reused with a different type or payload.
+class FailedPreconditionError(EventStreamError):
+    """FAILED_PRECONDITION: the call is refused in the current state (a consumer group reset
+    while members are connected, a group whose position fell below the retained range)."""
+
+
+class IdempotencyConflictError(FailedPreconditionError):
+    """FAILED_PRECONDITION from a publish: an idempotency key was reused with a different type or
+    payload.
 
     Nothing of the request was appended.
     """
@@ -64,7 +72,7 @@ _BY_CODE: dict[grpc.StatusCode, type[EventStreamError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
     grpc.StatusCode.NOT_FOUND: NotFoundError,
     grpc.StatusCode.ALREADY_EXISTS: AlreadyExistsError,
-    grpc.StatusCode.FAILED_PRECONDITION: IdempotencyConflictError,
+    grpc.StatusCode.FAILED_PRECONDITION: FailedPreconditionError,
     grpc.StatusCode.OUT_OF_RANGE: OutOfRangeError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
     grpc.StatusCode.DEADLINE_EXCEEDED: UnavailableError,
@@ -87,7 +95,13 @@ def status_of(error: grpc.RpcError) -> tuple[grpc.StatusCode, str]:
     return (code, details if isinstance(details, str) and details else str(error))
 
 
-def from_rpc_error(error: grpc.RpcError) -> EventStreamError:
-    """The client exception for a failed call (chain it with ``raise ... from error``)."""
+def from_rpc_error(
+    error: grpc.RpcError, overrides: Mapping[grpc.StatusCode, type[EventStreamError]] | None = None
+) -> EventStreamError:
+    """The client exception for a failed call (chain it with ``raise ... from error``).
+
+    ``overrides`` names a more specific class for codes whose meaning depends on the call.
+    """
     code, details = status_of(error)
-    return _BY_CODE.get(code, EventStreamError)(code, details)
+    cls = (overrides or {}).get(code) or _BY_CODE.get(code, EventStreamError)
+    return cls(code, details)
