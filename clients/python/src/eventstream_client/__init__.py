@@ -6,6 +6,9 @@
   resumes from the last ``next_offset`` after dropped connections and server restarts.
 * :class:`DurableConsumer` - position and processed event ids in SQLite, committed in one
   transaction with the handler's own writes.
+* :class:`GroupConsumer` - a consumer group member: parallel handlers, ack on return, nack on
+  exception, processed ids in SQLite so a redelivered event is not handled twice. The groups
+  themselves: :meth:`EventStreamClient.create_consumer_group` and its siblings.
 
 The generated protobuf messages and gRPC stub are in :mod:`eventstream_client.v1`.
 """
@@ -17,6 +20,7 @@ from ._errors import (
     AlreadyExistsError,
     DataLossError,
     EventStreamError,
+    FailedPreconditionError,
     IdempotencyConflictError,
     InvalidArgumentError,
     NotFoundError,
@@ -25,6 +29,7 @@ from ._errors import (
     UnauthenticatedError,
     UnavailableError,
 )
+from ._group_consumer import GroupConsumer, GroupHandler, delivery_attempt
 from ._retry import DEFAULT_PUBLISH_RETRY, DEFAULT_RECONNECT, RetryPolicy
 from ._subscription import Batch, Subscription
 from .v1 import eventstream_pb2 as pb
@@ -43,6 +48,9 @@ __all__ = [
     "EventData",
     "EventStreamClient",
     "EventStreamError",
+    "FailedPreconditionError",
+    "GroupConsumer",
+    "GroupHandler",
     "Handler",
     "HandlerEndedTransactionError",
     "IdempotencyConflictError",
@@ -56,6 +64,7 @@ __all__ = [
     "Topic",
     "UnauthenticatedError",
     "UnavailableError",
+    "delivery_attempt",
     "new_event",
     "pb",
     "tls_credentials",
