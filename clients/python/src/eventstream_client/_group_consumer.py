@@ -509,6 +509,10 @@ class GroupConsumer:
             if session.ended.is_set() or self._stopping.is_set():
                 done = _Done(session, event.offset, _Outcome.SKIPPED)
             elif self._ids.contains(event.id):
+                log.info(
+                    "group %r on %r: offset %d (attempt %d) was processed before; acked without the handler",
+                    self.group_name, self.topic, event.offset, delivery.attempt,
+                )
                 done = _Done(session, event.offset, _Outcome.DUPLICATE)
             else:
                 done = self._handle(session, delivery)
