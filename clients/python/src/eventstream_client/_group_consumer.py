@@ -285,10 +285,6 @@ class GroupConsumer:
 
     # -- state -----------------------------------------------------------------------------
 
-    def is_processed(self, event_id: str) -> bool:
-        """Whether the event with this id is recorded as processed (and not yet pruned)."""
-        return self._ids.contains(event_id)
-
     @property
     def recorded(self) -> int:
         """How many processed ids are stored for this topic and group."""
