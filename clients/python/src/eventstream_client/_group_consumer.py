@@ -149,6 +149,8 @@ class _Session:
     outstanding: set[int] = field(default_factory=set)
     #: Offsets acked on this stream whose ack the server has not yet confirmed durable.
     unconfirmed: set[int] = field(default_factory=set)
+    #: When the deliveries held next get their ack deadline extended.
+    next_extend: float = 0.0
 
     def request_stream(self) -> Iterator[pb.ConsumeRequest]:
         while True:
@@ -390,7 +392,7 @@ class GroupConsumer:
     def _serve(self, session: _Session, pool: ThreadPoolExecutor) -> _Ended | None:
         """The control loop of one stream. Returns how the stream ended, or None when stopped
         (nothing running, the last acks confirmed or ``stop_timeout`` passed)."""
-        next_extend = time.monotonic() + self._extend_period()
+        session.next_extend = time.monotonic() + self._extend_period()
         stop_deadline: float | None = None
         while True:
             now = time.monotonic()
@@ -405,7 +407,7 @@ class GroupConsumer:
                         self.group_name, self.topic, len(session.unconfirmed),
                     )
                     return None
-            wake_at = next_extend
+            wake_at = session.next_extend
             if stop_deadline is not None and now < stop_deadline:
                 wake_at = min(wake_at, stop_deadline)
             try:
@@ -430,9 +432,9 @@ class GroupConsumer:
                 except queue.Empty:
                     message = None
             extend: list[int] = []
-            if time.monotonic() >= next_extend:
+            if time.monotonic() >= session.next_extend:
                 extend = sorted(session.outstanding)
-                next_extend = time.monotonic() + self._extend_period()
+                session.next_extend = time.monotonic() + self._extend_period()
             if acks or nacks or extend:
                 session.requests.put(pb.ConsumeRequest(acks=acks, nacks=nacks, extend=extend))
 
@@ -443,14 +445,22 @@ class GroupConsumer:
             config = response.group.config
             if config.HasField("ack_deadline"):
                 self._ack_deadline = config.ack_deadline.ToTimedelta().total_seconds()
+                session.next_extend = time.monotonic() + self._extend_period()
             # Everything below the ack floor is durably done: never delivered again.
             self._ids.forget_below(response.group.ack_floor)
         if response.acks_durable:
             session.unconfirmed.difference_update(response.acks_durable)
-            self._ids.forget_offsets(response.acks_durable)
+            # An offset still outstanding here was delivered again before its first ack (its
+            # deadline passed): that delivery must still find the id, so it is forgotten once
+            # its own ack is durable (or the ack floor passes it).
+            self._ids.forget_offsets(set(response.acks_durable) - session.outstanding)
         for delivery in response.deliveries:
             if self._stopping.is_set():
                 # Not started: delivered again to another member once this stream closes.
+                continue
+            if delivery.event.offset in session.outstanding:
+                # Its deadline passed and it came back here: the delivery already queued or
+                # running settles it (acks and nacks name offsets), and must not run beside it.
                 continue
             session.outstanding.add(delivery.event.offset)
             pool.submit(self._process, session, delivery)
