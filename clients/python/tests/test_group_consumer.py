@@ -35,8 +35,13 @@ def ack_floor(client: EventStreamClient, topic: str, group: str) -> int:
     return client.get_consumer_group(topic, group).ack_floor
 
 
+# Each test creates its group before its members join: polling it must not race the join that
+# would otherwise create it.
+
+
 def test_two_members_share_the_events(client: EventStreamClient, tmp_path: Path) -> None:
     client.create_topic("work")
+    client.create_consumer_group("work", "workers")
     lock = threading.Lock()
     handled_by: dict[str, list[int]] = {"a": [], "b": []}
     finished_per_key: dict[str, list[int]] = defaultdict(list)
@@ -89,6 +94,7 @@ def test_two_members_share_the_events(client: EventStreamClient, tmp_path: Path)
 
 def test_handler_failure_is_redelivered_after_the_retry_delay(client: EventStreamClient, tmp_path: Path) -> None:
     client.publish("flaky", [new_event("Charge", str(i)) for i in range(3)])
+    client.create_consumer_group("flaky", "billing")
     calls: list[tuple[int, int, float]] = []
 
     def handle(event: Event) -> None:
@@ -112,6 +118,25 @@ def test_handler_failure_is_redelivered_after_the_retry_delay(client: EventStrea
     assert (consumer.handled, consumer.failed, consumer.duplicates) == (3, 1, 0)
     group = client.get_consumer_group("flaky", "billing")
     assert (group.redeliveries, group.dead_lettered, group.lag) == (1, 0, 0)
+
+
+def test_slow_handler_keeps_its_delivery_past_the_ack_deadline(client: EventStreamClient, tmp_path: Path) -> None:
+    client.publish("reports", [new_event("Render", str(i)) for i in range(2)])
+    client.create_consumer_group("reports", "renderer", ack_deadline=timedelta(milliseconds=300))
+    calls: list[tuple[int, int]] = []
+
+    def handle(event: Event) -> None:
+        calls.append((event.offset, delivery_attempt()))
+        time.sleep(1.0)  # over three ack deadlines: only the consumer's extensions keep it
+
+    background = Background()
+    with GroupConsumer(client, "reports", "renderer", handle, db_path=tmp_path / "r.db") as consumer:
+        background.run(consumer.run)
+        wait_until(lambda: ack_floor(client, "reports", "renderer") == 2, "both events acknowledged")
+        consumer.stop()
+        background.join()
+    assert calls == [(0, 1), (1, 1)]
+    assert client.get_consumer_group("reports", "renderer").redeliveries == 0
 
 
 def test_poison_event_goes_to_the_dead_letters_with_the_exception_as_reason(
@@ -151,6 +176,7 @@ def test_recorded_event_is_not_handled_again_after_a_crash_before_its_ack(
 ) -> None:
     client.create_topic("tasks")
     client.publish("tasks", [new_event("Task", f"task-{i}") for i in range(10)])
+    client.create_consumer_group("tasks", "workers")
     work = tmp_path / "work"
     work.mkdir()
     (work / "armed").touch()
@@ -190,6 +216,7 @@ def test_member_rejoins_after_a_server_restart_and_handles_each_event_once(
     server: Server, client: EventStreamClient, tmp_path: Path
 ) -> None:
     client.publish("orders", [new_event("Order", str(i), key=f"c{i % 5}") for i in range(60)])
+    client.create_consumer_group("orders", "shipping")
     lock = threading.Lock()
     calls: Counter[int] = Counter()
     background = Background()
