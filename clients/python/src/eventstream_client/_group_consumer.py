@@ -450,9 +450,9 @@ class GroupConsumer:
             self._ids.forget_below(response.group.ack_floor)
         if response.acks_durable:
             session.unconfirmed.difference_update(response.acks_durable)
-            # An offset still outstanding here was delivered again before its first ack (its
-            # deadline passed): that delivery must still find the id, so it is forgotten once
-            # its own ack is durable (or the ack floor passes it).
+            # An offset outstanding again was redelivered (its deadline passed) before the server
+            # got the ack: that delivery must still find the id, so it is forgotten once its own
+            # ack is durable (or the ack floor passes it).
             self._ids.forget_offsets(set(response.acks_durable) - session.outstanding)
         for delivery in response.deliveries:
             if self._stopping.is_set():
