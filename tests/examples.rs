@@ -52,9 +52,15 @@ async fn run_example(name: &str, args: &[&str]) -> String {
 #[tokio::test]
 async fn payments_fanout_handles_every_payment_exactly_once_through_crashes() {
     let stdout = run_example("payments-fanout", &["--payments", "45"]).await;
-    assert!(stdout.contains("email: killed with SIGKILL"), "{stdout}");
+    assert!(stdout.contains("email-1: killed with SIGKILL"), "{stdout}");
     assert!(stdout.contains("server: killed with SIGKILL"), "{stdout}");
-    for service in ["email", "analytics", "fraud"] {
+    // Two email instances share the payments as a consumer group.
+    assert!(
+        stdout.contains("email     ok: 45/45 payments receipted exactly once; email-1 sent"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("email-2 sent"), "{stdout}");
+    for service in ["analytics", "fraud"] {
         let verdict = format!("{service:<9} ok: 45/45 payments handled exactly once");
         assert!(stdout.contains(&verdict), "{stdout}");
     }

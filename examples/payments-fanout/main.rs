@@ -1,11 +1,12 @@
 //! Payments fan-out: a payment service publishes `PaymentCompleted` events; an email, an
-//! analytics and a fraud service each consume them independently with a durable consumer. Midway
-//! the email service is killed with SIGKILL while it handles a payment, and later the server is
-//! killed too; both restart. At the end every service shows it handled every payment exactly
-//! once. See README.md beside this file.
+//! analytics and a fraud service each consume them independently. Analytics and fraud each run
+//! one instance with a durable consumer; email runs two instances sharing the work as one
+//! consumer group. Midway an email instance is killed with SIGKILL while it handles a payment,
+//! and later the server is killed too; both restart. At the end every service shows it handled
+//! every payment exactly once. See README.md beside this file.
 //!
 //! `payments-fanout [--payments N]` runs the whole story; the services run as child processes
-//! of this same program (`payments-fanout consume --service NAME ...`).
+//! of this same program (`payments-fanout consume --service NAME --instance N ...`).
 
 #[path = "../support/server.rs"]
 mod server;
@@ -17,7 +18,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use eventstream::client::{
-    BoxError, Client, DurableConsumer, RunUntil, StagedState, SubscribeOptions, event,
+    BoxError, Client, DurableConsumer, GroupConsumer, GroupOptions, RunUntil, StagedState,
+    SubscribeOptions, event,
 };
 use eventstream::pb;
 use serde::{Deserialize, Serialize};
@@ -27,6 +29,10 @@ use tokio::process::{Child, ChildStdin};
 use tokio::sync::mpsc;
 
 const TOPIC: &str = "payments";
+/// The email service's consumer group: its instances share the payments.
+const EMAIL_GROUP: &str = "email";
+/// How many instances of the email service run.
+const EMAIL_INSTANCES: u32 = 2;
 /// Payments at or above this amount go to manual review.
 const REVIEW_THRESHOLD_CENTS: u64 = 18_000;
 /// The longest any single step of the story may take.
@@ -54,6 +60,9 @@ enum Role {
     Consume {
         #[arg(long, value_enum)]
         service: Service,
+        /// Which instance of the service this is (the email service runs several).
+        #[arg(long, default_value_t = 1)]
+        instance: u32,
         #[arg(long)]
         server: String,
         /// Where the service keeps its store (and the email service its outbox).
@@ -68,8 +77,6 @@ enum Service {
     Analytics,
     Fraud,
 }
-
-const SERVICES: [Service; 3] = [Service::Email, Service::Analytics, Service::Fraud];
 
 impl Service {
     fn name(self) -> &'static str {
@@ -108,9 +115,14 @@ async fn main() -> ExitCode {
     let outcome = match args.role {
         Some(Role::Consume {
             service,
+            instance,
             server,
             store,
-        }) => consume(service, &server, &store).await.map(|()| true),
+        }) => match service {
+            Service::Email => send_emails(instance, &server, &store).await,
+            Service::Analytics | Service::Fraud => consume(service, &server, &store).await,
+        }
+        .map(|()| true),
         None => match locate_binary(args.eventstream_bin) {
             Ok(binary) => run_story(args.payments as usize, &binary).await,
             Err(error) => Err(error),
@@ -128,6 +140,61 @@ async fn main() -> ExitCode {
 
 // ---- the consuming services (child processes) ----------------------------------------------
 
+/// Runs one email instance as a member of the email consumer group until stdin closes (the
+/// payment service is done), then until the group has acknowledged the whole topic.
+async fn send_emails(instance: u32, server: &str, store: &Path) -> Result<(), BoxError> {
+    let db = sled::open(store.join(format!("email-{instance}.db")))?;
+    let client = Client::connect_lazy(server)?;
+    let options = GroupOptions::new(TOPIC, EMAIL_GROUP).max_in_flight(8);
+    let consumer = GroupConsumer::open(client.clone(), &db, options)?;
+    let outbox = store.join("outbox");
+    std::fs::create_dir_all(&outbox)?;
+    let handler = |event, _attempt| send_receipt(instance, outbox.clone(), event);
+    consumer.run(stdin_closed(), handler).await?;
+    let end = client.get_topic(TOPIC).await?.next_offset;
+    let all_acknowledged = async {
+        while client
+            .get_group(TOPIC, EMAIL_GROUP)
+            .await
+            .is_ok_and(|group| group.ack_floor < end)
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    consumer.run(all_acknowledged, handler).await?;
+    Ok(())
+}
+
+/// Completes when stdin closes: the story runner's signal that publishing is over.
+async fn stdin_closed() {
+    let copied =
+        tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink()));
+    // However the copy ended, stdin is gone.
+    let _ = copied.await;
+}
+
+/// Sends the receipt of one payment. The email provider is outside any store: the group
+/// delivers a payment again after a crash before its acknowledgement, possibly to the other
+/// instance, so the receipt is keyed by event id and a second send replaces the first instead of
+/// reaching the customer twice.
+async fn send_receipt(instance: u32, outbox: PathBuf, event: pb::Event) -> Result<(), BoxError> {
+    let payment: Payment = serde_json::from_slice(&event.payload)?;
+    // Tells the story runner which payment is in progress (it picks one to crash in).
+    println!("handling {} {}", event.offset, payment.payment_id);
+    let receipt = format!(
+        "To {}: we received your payment {} of {} cents.\n",
+        payment.customer, payment.payment_id, payment.amount_cents
+    );
+    std::fs::write(outbox.join(format!("{}.txt", event.id)), receipt)?;
+    append_line(
+        &outbox.join("send-attempts.log"),
+        &format!("email-{instance} {}", payment.payment_id),
+    )?;
+    // Talking to the provider takes a moment: the window a crash can land in.
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    Ok(())
+}
+
 /// Runs `service` with a durable consumer until stdin closes (the payment service is done), then
 /// handles what is left up to the end of the topic and exits.
 async fn consume(service: Service, server: &str, store: &Path) -> Result<(), BoxError> {
@@ -135,11 +202,8 @@ async fn consume(service: Service, server: &str, store: &Path) -> Result<(), Box
     let client = Client::connect_lazy(server)?;
     let consumer =
         DurableConsumer::open(client, &db, service.name(), SubscribeOptions::new(TOPIC))?;
-    let outbox = store.join("outbox");
-    std::fs::create_dir_all(&outbox)?;
-    let mut handler = |event, state| handle(service, outbox.clone(), event, state);
-    let publishing_over =
-        tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink()));
+    let mut handler = |event, state| handle(service, event, state);
+    let publishing_over = stdin_closed();
     tokio::select! {
         // Following live events ends only by error; the run is cancel-safe, so dropping it when
         // stdin closes loses nothing.
@@ -150,31 +214,12 @@ async fn consume(service: Service, server: &str, store: &Path) -> Result<(), Box
     Ok(())
 }
 
-/// Handles one payment for `service`. Changes staged in `state` commit exactly once, with the
-/// consumer's position; the email goes out through the outbox, outside the store, at least once.
-async fn handle(
-    service: Service,
-    outbox: PathBuf,
-    event: pb::Event,
-    state: StagedState,
-) -> Result<(), BoxError> {
+/// Handles one payment for analytics or fraud. Changes staged in `state` commit exactly once,
+/// with the consumer's position.
+async fn handle(service: Service, event: pb::Event, state: StagedState) -> Result<(), BoxError> {
     let payment: Payment = serde_json::from_slice(&event.payload)?;
-    // Tells the story runner which payment is in progress (it picks one to crash in).
-    println!("handling {} {}", event.offset, payment.payment_id);
     match service {
-        Service::Email => {
-            // The email provider is outside the store, so a crash after sending but before the
-            // commit sends again on restart. Keying the receipt by event id makes the resend
-            // replace the first one instead of reaching the customer twice.
-            let receipt = format!(
-                "To {}: we received your payment {} of {} cents.\n",
-                payment.customer, payment.payment_id, payment.amount_cents
-            );
-            std::fs::write(outbox.join(format!("{}.txt", event.id)), receipt)?;
-            append_line(&outbox.join("send-attempts.log"), &payment.payment_id)?;
-            // Talking to the provider takes a moment: the window a crash can land in.
-            tokio::time::sleep(Duration::from_millis(3)).await;
-        }
+        Service::Email => return Err("the email service runs as a consumer group".into()),
         Service::Analytics => {
             add(&state, "revenue_cents", payment.amount_cents)?;
             add(&state, "payments", 1)?;
@@ -223,15 +268,29 @@ struct ServiceProcess {
     stdin: Option<ChildStdin>,
 }
 
-/// Starts `service` as a child process; its "handling" lines go to `progress`.
+/// One running consumer process: a service and, for email, which of its instances.
+type Instance = (Service, u32);
+
+/// The processes the story runs: one per service, and several for email.
+fn instances() -> Vec<Instance> {
+    let mut instances: Vec<Instance> = (1..=EMAIL_INSTANCES)
+        .map(|number| (Service::Email, number))
+        .collect();
+    instances.extend([(Service::Analytics, 1), (Service::Fraud, 1)]);
+    instances
+}
+
+/// Starts `instance` as a child process; its "handling" lines go to `progress`.
 fn start_service(
-    service: Service,
+    instance: Instance,
     server: &str,
     store: &Path,
-    progress: mpsc::UnboundedSender<(Service, usize)>,
+    progress: mpsc::UnboundedSender<(Instance, usize)>,
 ) -> Result<ServiceProcess, BoxError> {
+    let (service, number) = instance;
     let mut child = tokio::process::Command::new(std::env::current_exe()?)
         .args(["consume", "--service", service.name(), "--server", server])
+        .arg(format!("--instance={number}"))
         .arg("--store")
         .arg(store)
         .stdin(Stdio::piped())
@@ -244,7 +303,7 @@ fn start_service(
         while let Ok(Some(line)) = lines.next_line().await {
             // "handling OFFSET PAYMENT_ID"
             if let Some(offset) = line.split(' ').nth(1).and_then(|n| n.parse().ok()) {
-                let _ = progress.send((service, offset));
+                let _ = progress.send((instance, offset));
             }
         }
     });
@@ -263,21 +322,21 @@ async fn run_story(payments: usize, binary: &Path) -> Result<bool, BoxError> {
 
     let (progress, mut handling) = mpsc::unbounded_channel();
     let mut services = BTreeMap::new();
-    for service in SERVICES {
-        let store = work.path().join(service.name());
+    for instance in instances() {
+        let store = work.path().join(instance.0.name());
         std::fs::create_dir_all(&store)?;
-        let process = start_service(service, &url, &store, progress.clone())?;
-        services.insert(service, process);
+        let process = start_service(instance, &url, &store, progress.clone())?;
+        services.insert(instance, process);
     }
     println!(
-        "services: email, analytics and fraud consume {TOPIC:?}, each with its own durable consumer"
+        "services: analytics and fraud consume {TOPIC:?} with a durable consumer each; email runs {EMAIL_INSTANCES} instances sharing the work as consumer group {EMAIL_GROUP:?}"
     );
 
     let (published_tx, mut published) = tokio::sync::watch::channel(0usize);
     let publisher = tokio::spawn(publish_payments(client.clone(), payments, published_tx));
     println!("payment service: publishing {payments} PaymentCompleted events");
 
-    // The crashes: the email service while it handles the payment a third of the way in, the
+    // The crashes: email instance 1 while it handles the payment a third of the way in, the
     // server once two thirds of the payments are published.
     let crash_email_at = payments / 3;
     let crash_server_at = payments * 2 / 3;
@@ -285,14 +344,14 @@ async fn run_story(payments: usize, binary: &Path) -> Result<bool, BoxError> {
     let crashes = async {
         while !(email_crashed && server_crashed) {
             tokio::select! {
-                Some((service, offset)) = handling.recv(), if !email_crashed => {
-                    if service == Service::Email && offset >= crash_email_at {
-                        let email = services.get_mut(&Service::Email).ok_or("no email service")?;
+                Some((instance, offset)) = handling.recv(), if !email_crashed => {
+                    if instance == (Service::Email, 1) && offset >= crash_email_at {
+                        let email = services.get_mut(&instance).ok_or("no email instance")?;
                         email.child.start_kill()?;
                         email.child.wait().await?;
-                        println!("email: killed with SIGKILL while handling the payment at offset {offset}; restarting it");
+                        println!("email-1: killed with SIGKILL while handling the payment at offset {offset}; restarting it (its unacknowledged payments go to the group again)");
                         let store = work.path().join(Service::Email.name());
-                        *email = start_service(Service::Email, &url, &store, progress.clone())?;
+                        *email = start_service(instance, &url, &store, progress.clone())?;
                         email_crashed = true;
                     }
                 }
@@ -319,14 +378,16 @@ async fn run_story(payments: usize, binary: &Path) -> Result<bool, BoxError> {
         "payment service: done, {} payments published (each exactly once)",
         sent?.len()
     );
-    for (service, process) in &mut services {
+    for process in services.values_mut() {
         drop(process.stdin.take());
+    }
+    for ((service, number), process) in &mut services {
         let status = tokio::time::timeout(STEP_TIMEOUT, process.child.wait()).await??;
         if !status.success() {
-            return Err(format!("the {} service failed: {status}", service.name()).into());
+            return Err(format!("{}-{number} failed: {status}", service.name()).into());
         }
     }
-    verify(&client, work.path(), payments)
+    verify(&client, work.path(), payments).await
 }
 
 /// Publishes payments `0..count`, one per call, reporting how many are published.
@@ -355,12 +416,46 @@ async fn publish_payments(
     Ok(sent)
 }
 
+/// Checks the email service's outbox and group against the payments published: one receipt
+/// per payment, the group's work shared and all of it acknowledged.
+async fn verify_email(client: &Client, work: &Path, payments: usize) -> Result<bool, BoxError> {
+    let outbox = work.join("email").join("outbox");
+    let receipts = std::fs::read_dir(&outbox)?
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "txt"))
+        .count();
+    let attempts = std::fs::read_to_string(outbox.join("send-attempts.log"))?;
+    let mut per_instance: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut paid: BTreeSet<&str> = BTreeSet::new();
+    for line in attempts.lines() {
+        let (instance, payment) = line.split_once(' ').ok_or("a malformed attempt line")?;
+        *per_instance.entry(instance).or_default() += 1;
+        paid.insert(payment);
+    }
+    let group = client.get_group(TOPIC, EMAIL_GROUP).await?;
+    let shared = per_instance.len() == EMAIL_INSTANCES as usize;
+    let ok = receipts == payments && paid.len() == payments && shared && group.lag == 0;
+    let shares: Vec<String> = per_instance
+        .iter()
+        .map(|(instance, sends)| format!("{instance} sent {sends}"))
+        .collect();
+    println!(
+        "  {:<9} {}: {receipts}/{payments} payments receipted exactly once; {} ({} send attempts: a crash between sending and acknowledging re-sends, and the receipt is keyed by event id); group lag {}",
+        "email",
+        if ok { "ok" } else { "WRONG" },
+        shares.join(", "),
+        attempts.lines().count(),
+        group.lag
+    );
+    Ok(ok)
+}
+
 /// Reads every service's committed state and checks it against the payments published.
-fn verify(client: &Client, work: &Path, payments: usize) -> Result<bool, BoxError> {
+async fn verify(client: &Client, work: &Path, payments: usize) -> Result<bool, BoxError> {
     let expected: Vec<Payment> = (0..payments).map(Payment::numbered).collect();
-    let mut all_exactly_once = true;
     println!("results:");
-    for service in SERVICES {
+    let mut all_exactly_once = verify_email(client, work, payments).await?;
+    for service in [Service::Analytics, Service::Fraud] {
         let db = sled::open(
             work.join(service.name())
                 .join(format!("{}.db", service.name())),
@@ -378,22 +473,7 @@ fn verify(client: &Client, work: &Path, payments: usize) -> Result<bool, BoxErro
             .count();
         let exactly_once = once == payments && handled.len() == payments;
         let (detail, detail_ok) = match service {
-            Service::Email => {
-                let outbox = work.join("email").join("outbox");
-                let receipts = std::fs::read_dir(&outbox)?
-                    .filter_map(Result::ok)
-                    .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "txt"))
-                    .count();
-                let attempts = std::fs::read_to_string(outbox.join("send-attempts.log"))?
-                    .lines()
-                    .count();
-                (
-                    format!(
-                        "{receipts} receipts in the outbox from {attempts} send attempts (a crash between sending and committing re-sends; the receipt is keyed by event id)"
-                    ),
-                    receipts == payments,
-                )
-            }
+            Service::Email => return Err("the email service is checked by verify_email".into()),
             Service::Analytics => {
                 let revenue = consumer.state(b"revenue_cents")?.map_or(0, |b| counter(&b));
                 let expected_revenue: u64 = expected.iter().map(|p| p.amount_cents).sum();
