@@ -184,9 +184,11 @@ impl Drop for MemberMessages {
         let leave = Command::Leave {
             member: self.member,
         };
-        if let Err(mpsc::error::TrySendError::Full(leave)) = self.commands.try_send(leave) {
+        if let Err(mpsc::error::TrySendError::Full(leave)) = self.commands.try_send(leave)
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
             let commands = self.commands.clone();
-            tokio::spawn(async move {
+            runtime.spawn(async move {
                 // A group that is gone has no member to remove.
                 let _ = commands.send(leave).await;
             });
