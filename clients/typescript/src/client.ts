@@ -1,10 +1,17 @@
-/** The client: exactly-once-effect publish, resumable subscriptions, topic admin. */
+/** The client: exactly-once-effect publish, resumable subscriptions, topic and consumer-group admin. */
 
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 
-import { EventStreamError, TRANSIENT_CODES, UnavailableError, codeOf, fromServiceError } from './errors';
+import {
+  EventStreamError,
+  TRANSIENT_CODES,
+  UnavailableError,
+  codeOf,
+  fromGroupServiceError,
+  fromServiceError,
+} from './errors';
 import { createServiceClient, type EventStreamServiceClient } from './grpc';
 import {
   DEFAULT_PUBLISH_RETRY,
@@ -16,12 +23,32 @@ import {
   type RetryPolicy,
 } from './retry';
 import { Subscription, type SubscribeOptions } from './subscription';
+import type { CreateConsumerGroupRequest } from './generated/eventstream/v1/CreateConsumerGroupRequest';
+import type { CreateConsumerGroupResponse__Output } from './generated/eventstream/v1/CreateConsumerGroupResponse';
 import type { CreateTopicResponse__Output } from './generated/eventstream/v1/CreateTopicResponse';
+import type { DeleteConsumerGroupResponse__Output } from './generated/eventstream/v1/DeleteConsumerGroupResponse';
 import type { DeleteTopicResponse__Output } from './generated/eventstream/v1/DeleteTopicResponse';
+import type { GetConsumerGroupResponse__Output } from './generated/eventstream/v1/GetConsumerGroupResponse';
 import type { GetTopicResponse__Output } from './generated/eventstream/v1/GetTopicResponse';
+import type { ListConsumerGroupsResponse__Output } from './generated/eventstream/v1/ListConsumerGroupsResponse';
 import type { ListTopicsResponse__Output } from './generated/eventstream/v1/ListTopicsResponse';
 import type { PublishResponse__Output } from './generated/eventstream/v1/PublishResponse';
-import { toDate, toEventData, toTopicInfo, type NewEvent, type Published, type TopicInfo } from './types';
+import type { ResetConsumerGroupRequest } from './generated/eventstream/v1/ResetConsumerGroupRequest';
+import type { ResetConsumerGroupResponse__Output } from './generated/eventstream/v1/ResetConsumerGroupResponse';
+import {
+  fromDate,
+  toConsumerGroupInfo,
+  toDate,
+  toEventData,
+  toDuration,
+  toOutOfRangePolicy,
+  toTopicInfo,
+  type ConsumerGroupInfo,
+  type NewEvent,
+  type OutOfRangePolicy,
+  type Published,
+  type TopicInfo,
+} from './types';
 
 /**
  * Channel options: reconnect quickly after a server restart (gRPC's default backoff grows to
@@ -81,10 +108,25 @@ export interface CreateTopicOptions {
   dedupWindowMs?: number;
 }
 
-function duration(ms: number): { seconds: string; nanos: number } {
-  const seconds = Math.floor(ms / 1000);
-  return { seconds: String(seconds), nanos: Math.round((ms - seconds * 1000) * 1e6) };
+export interface CreateConsumerGroupOptions {
+  /** How long a member has to acknowledge a delivery (default 30 s; 1 ms to 24 h). */
+  ackDeadlineMs?: number;
+  /** Deliveries of one event before it goes to the dead-letter topic (default 0: unlimited). */
+  maxDeliveries?: number;
+  /** Default: `<topic>.<group>.dead-letters`. */
+  deadLetterTopic?: string;
+  /** Default: `fail`. */
+  outOfRange?: OutOfRangePolicy;
+  /** Start at this offset (inclusive). At most one of fromOffset, fromTime, latest. */
+  fromOffset?: bigint | number;
+  /** Start at the first event appended at or after this time. */
+  fromTime?: Date;
+  /** Start at the end of the log. Default: the oldest retained event. */
+  latest?: boolean;
 }
+
+/** Where ResetConsumerGroup moves a group: an offset, a time, or either end of the log. */
+export type ResetTarget = { toOffset: bigint | number } | { toTime: Date } | { earliest: true } | { latest: true };
 
 /** A client for one eventstream server. Call close() when done. */
 export class EventStreamClient {
@@ -166,8 +208,8 @@ export class EventStreamClient {
     const config = {
       retentionEvents: String(options.retentionEvents ?? 0),
       retentionBytes: String(options.retentionBytes ?? 0),
-      retentionAge: options.retentionAgeMs === undefined ? null : duration(options.retentionAgeMs),
-      dedupWindow: options.dedupWindowMs === undefined ? null : duration(options.dedupWindowMs),
+      retentionAge: options.retentionAgeMs === undefined ? null : toDuration(options.retentionAgeMs),
+      dedupWindow: options.dedupWindowMs === undefined ? null : toDuration(options.dedupWindowMs),
     };
     const response = await this.withRetry<CreateTopicResponse__Output>('CreateTopic', this.publishRetry, (deadline, done) =>
       this.raw.createTopic({ name, config }, this.callMetadata(), { deadline }, done),
@@ -198,11 +240,85 @@ export class EventStreamClient {
     );
   }
 
+  /**
+   * Creates a consumer group on `topic`; rejects with AlreadyExistsError if the topic has a group
+   * of that name, NotFoundError if the topic is missing (and the server does not auto-create).
+   */
+  async createConsumerGroup(topic: string, name: string, options: CreateConsumerGroupOptions = {}): Promise<ConsumerGroupInfo> {
+    const starts = [options.fromOffset !== undefined, options.fromTime !== undefined, options.latest === true];
+    if (starts.filter(Boolean).length > 1) throw new Error('give at most one of fromOffset, fromTime, latest');
+    const request: CreateConsumerGroupRequest = {
+      topic,
+      name,
+      config: {
+        ackDeadline: options.ackDeadlineMs === undefined ? null : toDuration(options.ackDeadlineMs),
+        maxDeliveries: options.maxDeliveries ?? 0,
+        deadLetterTopic: options.deadLetterTopic ?? '',
+        outOfRange: options.outOfRange === undefined ? 'OUT_OF_RANGE_POLICY_UNSPECIFIED' : toOutOfRangePolicy(options.outOfRange),
+      },
+    };
+    if (options.fromOffset !== undefined) request.fromOffset = String(options.fromOffset);
+    else if (options.fromTime !== undefined) request.fromTime = fromDate(options.fromTime);
+    else if (options.latest) request.position = 'START_POSITION_LATEST';
+    const response = await this.withGroupRetry<CreateConsumerGroupResponse__Output>('CreateConsumerGroup', (deadline, done) =>
+      this.raw.createConsumerGroup(request, this.callMetadata(), { deadline }, done),
+    );
+    return toConsumerGroupInfo(response.group);
+  }
+
+  /** Describes a consumer group; rejects with NotFoundError if the topic or the group is missing. */
+  async getConsumerGroup(topic: string, name: string): Promise<ConsumerGroupInfo> {
+    const response = await this.withGroupRetry<GetConsumerGroupResponse__Output>('GetConsumerGroup', (deadline, done) =>
+      this.raw.getConsumerGroup({ topic, name }, this.callMetadata(), { deadline }, done),
+    );
+    return toConsumerGroupInfo(response.group);
+  }
+
+  /** The topic's consumer groups, sorted by name. */
+  async listConsumerGroups(topic: string): Promise<ConsumerGroupInfo[]> {
+    const response = await this.withGroupRetry<ListConsumerGroupsResponse__Output>('ListConsumerGroups', (deadline, done) =>
+      this.raw.listConsumerGroups({ topic }, this.callMetadata(), { deadline }, done),
+    );
+    return response.groups.map(toConsumerGroupInfo);
+  }
+
+  /**
+   * Moves a consumer group: events from `target` on are delivered again, those before it count as
+   * acknowledged. Rejects with ConsumerGroupStateError while members are connected (stop them
+   * first), OutOfRangeError for an offset outside the retained range.
+   */
+  async resetConsumerGroup(topic: string, name: string, target: ResetTarget): Promise<ConsumerGroupInfo> {
+    const request: ResetConsumerGroupRequest = { topic, name };
+    if ('toOffset' in target) request.toOffset = String(target.toOffset);
+    else if ('toTime' in target) request.toTime = fromDate(target.toTime);
+    else request.position = 'earliest' in target ? 'START_POSITION_EARLIEST' : 'START_POSITION_LATEST';
+    const response = await this.withGroupRetry<ResetConsumerGroupResponse__Output>('ResetConsumerGroup', (deadline, done) =>
+      this.raw.resetConsumerGroup(request, this.callMetadata(), { deadline }, done),
+    );
+    return toConsumerGroupInfo(response.group);
+  }
+
+  /** Deletes a consumer group and its position; its members' streams end with NotFoundError. */
+  async deleteConsumerGroup(topic: string, name: string): Promise<void> {
+    await this.withGroupRetry<DeleteConsumerGroupResponse__Output>('DeleteConsumerGroup', (deadline, done) =>
+      this.raw.deleteConsumerGroup({ topic, name }, this.callMetadata(), { deadline }, done),
+    );
+  }
+
+  /** A consumer-group call: FAILED_PRECONDITION means the group's state, not an idempotency conflict. */
+  private withGroupRetry<T>(
+    name: string,
+    attempt: (deadline: Date, done: (error: grpc.ServiceError | null, value?: T) => void) => unknown,
+  ): Promise<T> {
+    return this.withRetry(name, this.publishRetry, attempt, fromGroupServiceError);
+  }
+
   /** Runs a unary call, retrying transient failures per `policy`. */
   private async withRetry<T>(
     name: string,
     policy: RetryPolicy,
     attempt: (deadline: Date, done: (error: grpc.ServiceError | null, value?: T) => void) => unknown,
+    toError: (error: unknown) => EventStreamError = fromServiceError,
   ): Promise<T> {
     const started = Date.now();
     let failures = 0;
@@ -216,11 +332,11 @@ export class EventStreamClient {
           attempt(new Date(Date.now() + timeout), (error, value) => (error ? reject(error) : resolve(value as T)));
         });
       } catch (error) {
-        if (!TRANSIENT_CODES.has(codeOf(error))) throw fromServiceError(error);
+        if (!TRANSIENT_CODES.has(codeOf(error))) throw toError(error);
         failures += 1;
         const pause = backoffMs(policy, failures);
         if (this.closed || exhausted(policy, failures, Date.now() - started, pause)) {
-          const failure = fromServiceError(error);
+          const failure = toError(error);
           throw failure instanceof UnavailableError
             ? failure
             : new EventStreamError(failure.code, failure.details, { cause: error });

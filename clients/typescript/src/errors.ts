@@ -22,14 +22,22 @@ export class EventStreamError extends Error {
   }
 }
 
-/** INVALID_ARGUMENT: bad topic name, no events, empty type, key or payload too large. */
+/** INVALID_ARGUMENT: bad topic or group name, no events, empty type, key or payload too large. */
 export class InvalidArgumentError extends EventStreamError {}
-/** NOT_FOUND: the topic is missing (auto-create off) or was deleted while subscribed. */
+/** NOT_FOUND: the topic or consumer group is missing (auto-create off) or was deleted while in use. */
 export class NotFoundError extends EventStreamError {}
-/** ALREADY_EXISTS: CreateTopic on a name that is taken. */
+/** ALREADY_EXISTS: CreateTopic or CreateConsumerGroup on a name that is taken. */
 export class AlreadyExistsError extends EventStreamError {}
-/** FAILED_PRECONDITION: an idempotency key reused with a different type or payload; nothing appended. */
-export class IdempotencyConflictError extends EventStreamError {}
+/** FAILED_PRECONDITION: the call does not fit the current state; each API raises a subclass. */
+export class FailedPreconditionError extends EventStreamError {}
+/** FAILED_PRECONDITION from Publish: an idempotency key reused with a different type or payload; nothing appended. */
+export class IdempotencyConflictError extends FailedPreconditionError {}
+/**
+ * FAILED_PRECONDITION from a consumer-group call: ResetConsumerGroup while members are connected,
+ * or Consume on a group whose position fell below the topic's retained range under the FAIL
+ * policy (reset the group).
+ */
+export class ConsumerGroupStateError extends FailedPreconditionError {}
 /** OUT_OF_RANGE: start offset outside the retained range, or events removed by retention. */
 export class OutOfRangeError extends EventStreamError {}
 /** A transient failure (UNAVAILABLE, DEADLINE_EXCEEDED) that outlasted the retry budget. */
@@ -41,7 +49,9 @@ export class UnauthenticatedError extends EventStreamError {}
 /** PERMISSION_DENIED: the token lacks the permission on that topic. */
 export class PermissionDeniedError extends EventStreamError {}
 
-const BY_CODE = new Map<Status, new (code: Status, details: string, options?: { cause?: unknown }) => EventStreamError>([
+type ErrorClass = new (code: Status, details: string, options?: { cause?: unknown }) => EventStreamError;
+
+const BY_CODE: ReadonlyMap<Status, ErrorClass> = new Map<Status, ErrorClass>([
   [Status.INVALID_ARGUMENT, InvalidArgumentError],
   [Status.NOT_FOUND, NotFoundError],
   [Status.ALREADY_EXISTS, AlreadyExistsError],
@@ -54,6 +64,11 @@ const BY_CODE = new Map<Status, new (code: Status, details: string, options?: { 
   [Status.PERMISSION_DENIED, PermissionDeniedError],
 ]);
 
+const GROUP_BY_CODE: ReadonlyMap<Status, ErrorClass> = new Map<Status, ErrorClass>([
+  ...BY_CODE,
+  [Status.FAILED_PRECONDITION, ConsumerGroupStateError],
+]);
+
 /** True for an error that carries a gRPC status code. */
 export function isServiceError(error: unknown): error is ServiceError {
   return typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'number';
@@ -64,11 +79,20 @@ export function codeOf(error: unknown): Status {
   return isServiceError(error) ? error.code : Status.UNKNOWN;
 }
 
-/** The client error for a failed call. */
-export function fromServiceError(error: unknown): EventStreamError {
+function fromCode(error: unknown, byCode: ReadonlyMap<Status, ErrorClass>): EventStreamError {
   if (error instanceof EventStreamError) return error;
   const code = codeOf(error);
   const details = isServiceError(error) ? error.details || error.message : String(error);
-  const Class = BY_CODE.get(code) ?? EventStreamError;
+  const Class = byCode.get(code) ?? EventStreamError;
   return new Class(code, details, { cause: error });
+}
+
+/** The client error for a failed call. */
+export function fromServiceError(error: unknown): EventStreamError {
+  return fromCode(error, BY_CODE);
+}
+
+/** The client error for a failed consumer-group call (CreateConsumerGroup ... Consume). */
+export function fromGroupServiceError(error: unknown): EventStreamError {
+  return fromCode(error, GROUP_BY_CODE);
 }

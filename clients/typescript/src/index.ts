@@ -13,7 +13,9 @@ export {
   DEFAULT_CHANNEL_OPTIONS,
   tlsCredentials,
   type ClientOptions,
+  type CreateConsumerGroupOptions,
   type CreateTopicOptions,
+  type ResetTarget,
   type TlsFiles,
 } from './client';
 export { Subscription, type SubscribeOptions } from './subscription';
@@ -28,7 +30,9 @@ export {
   InvalidArgumentError,
   NotFoundError,
   AlreadyExistsError,
+  FailedPreconditionError,
   IdempotencyConflictError,
+  ConsumerGroupStateError,
   OutOfRangeError,
   UnavailableError,
   DataLossError,
@@ -37,6 +41,6 @@ export {
   TRANSIENT_CODES,
 } from './errors';
 export { DEFAULT_PUBLISH_RETRY, DEFAULT_RECONNECT, type RetryPolicy } from './retry';
-export type { Batch, Event, NewEvent, Published, TopicInfo } from './types';
+export type { Batch, ConsumerGroupInfo, Event, NewEvent, OutOfRangePolicy, Published, TopicInfo } from './types';
 export { PROTO_PATH, protoPackage } from './grpc';
 export type { ProtoGrpcType } from './generated/eventstream';

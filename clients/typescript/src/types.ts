@@ -1,6 +1,8 @@
 /** The client's event types: offsets as bigint (uint64), times as Date, payloads as Buffer. */
 
+import type { ConsumerGroup__Output } from './generated/eventstream/v1/ConsumerGroup';
 import type { Event__Output } from './generated/eventstream/v1/Event';
+import type { OutOfRangePolicy__Output } from './generated/eventstream/v1/OutOfRangePolicy';
 import type { Timestamp__Output } from './generated/google/protobuf/Timestamp';
 import type { Topic__Output } from './generated/eventstream/v1/Topic';
 import type { EventData } from './generated/eventstream/v1/EventData';
@@ -68,6 +70,44 @@ export interface TopicInfo {
   dedupWindowMs: number | null;
 }
 
+/**
+ * What a consumer group does when retention removes events it has not acknowledged: `fail`
+ * (stop delivering until the group is reset), `earliest` (continue from the oldest retained
+ * event) or `latest` (continue from the end of the log); skipped events are counted.
+ */
+export type OutOfRangePolicy = 'fail' | 'earliest' | 'latest';
+
+/** A consumer group's description: its settings and where it stands. */
+export interface ConsumerGroupInfo {
+  topic: string;
+  name: string;
+  /** How long a member has to acknowledge a delivery before it goes to another member. */
+  ackDeadlineMs: number;
+  /** Deliveries of one event before it goes to the dead-letter topic; 0: unlimited. */
+  maxDeliveries: number;
+  deadLetterTopic: string;
+  outOfRange: OutOfRangePolicy;
+  /** The lowest offset not yet acknowledged: everything below it is done, durably. */
+  ackFloor: bigint;
+  /** The topic's next offset when the description was taken. */
+  nextOffset: bigint;
+  /** Events not yet acknowledged. */
+  lag: bigint;
+  /** Members connected now. */
+  members: number;
+  /** Events delivered and awaiting their acknowledgement now. */
+  inFlight: bigint;
+  /** Second or later deliveries since the group was created. */
+  redeliveries: bigint;
+  /** Events published to the dead-letter topic since the group was created. */
+  deadLettered: bigint;
+  /** Events removed by retention before the group acknowledged them. */
+  skipped: bigint;
+  createTime: Date;
+  /** Why the group is not delivering; empty when it is healthy. */
+  problem: string;
+}
+
 /** One server response: the events that passed the filters, and where to resume. */
 export interface Batch {
   events: Event[];
@@ -86,6 +126,11 @@ export function fromDate(date: Date): { seconds: string; nanos: number } {
   const ms = date.getTime();
   const seconds = Math.floor(ms / 1000);
   return { seconds: String(seconds), nanos: (ms - seconds * 1000) * 1e6 };
+}
+
+export function toDuration(ms: number): { seconds: string; nanos: number } {
+  const seconds = Math.floor(ms / 1000);
+  return { seconds: String(seconds), nanos: Math.round((ms - seconds * 1000) * 1e6) };
 }
 
 function durationMs(value: { seconds: string; nanos: number } | null | undefined): number | null {
@@ -121,6 +166,44 @@ export function toTopicInfo(raw: Topic__Output | null): TopicInfo {
     retentionEvents: BigInt(raw.config?.retentionEvents ?? 0),
     retentionBytes: BigInt(raw.config?.retentionBytes ?? 0),
     dedupWindowMs: durationMs(raw.config?.dedupWindow),
+  };
+}
+
+/** The proto's default ack deadline, which an unset `ack_deadline` means. */
+const DEFAULT_ACK_DEADLINE_MS = 30_000;
+
+const OUT_OF_RANGE_POLICIES: Readonly<Record<OutOfRangePolicy__Output, OutOfRangePolicy>> = {
+  // The proto treats an unset policy as FAIL.
+  OUT_OF_RANGE_POLICY_UNSPECIFIED: 'fail',
+  OUT_OF_RANGE_POLICY_FAIL: 'fail',
+  OUT_OF_RANGE_POLICY_EARLIEST: 'earliest',
+  OUT_OF_RANGE_POLICY_LATEST: 'latest',
+};
+
+export function toOutOfRangePolicy(policy: OutOfRangePolicy): OutOfRangePolicy__Output {
+  const names = { fail: 'OUT_OF_RANGE_POLICY_FAIL', earliest: 'OUT_OF_RANGE_POLICY_EARLIEST', latest: 'OUT_OF_RANGE_POLICY_LATEST' } as const;
+  return names[policy];
+}
+
+export function toConsumerGroupInfo(raw: ConsumerGroup__Output | null): ConsumerGroupInfo {
+  if (!raw) throw new Error('server returned no consumer group');
+  return {
+    topic: raw.topic,
+    name: raw.name,
+    ackDeadlineMs: durationMs(raw.config?.ackDeadline) ?? DEFAULT_ACK_DEADLINE_MS,
+    maxDeliveries: raw.config?.maxDeliveries ?? 0,
+    deadLetterTopic: raw.config?.deadLetterTopic ?? '',
+    outOfRange: OUT_OF_RANGE_POLICIES[raw.config?.outOfRange ?? 'OUT_OF_RANGE_POLICY_UNSPECIFIED'],
+    ackFloor: BigInt(raw.ackFloor),
+    nextOffset: BigInt(raw.nextOffset),
+    lag: BigInt(raw.lag),
+    members: raw.members,
+    inFlight: BigInt(raw.inFlight),
+    redeliveries: BigInt(raw.redeliveries),
+    deadLettered: BigInt(raw.deadLettered),
+    skipped: BigInt(raw.skipped),
+    createTime: toDate(raw.createTime),
+    problem: raw.problem,
   };
 }
 
