@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import type { EventStreamClient } from './client';
+import { replaceFileDurably } from './durableFile';
 import type { RetryPolicy } from './retry';
 import type { Subscription } from './subscription';
 import type { Event } from './types';
@@ -140,7 +141,7 @@ export class DurableConsumer<S = Record<string, unknown>> {
           if (this.stopping || (options.maxEvents !== undefined && handled >= options.maxEvents)) return handled;
         }
         if (events.length === 0 && this.position !== batch.nextOffset) {
-          this.commit({ ...this.stored, position: batch.nextOffset.toString() });
+          await this.commit({ ...this.stored, position: batch.nextOffset.toString() });
         }
         if (this.stopping) return handled;
       }
@@ -159,14 +160,14 @@ export class DurableConsumer<S = Record<string, unknown>> {
 
   private async handle(event: Event, next: bigint): Promise<boolean> {
     if (this.processed.has(event.id)) {
-      this.commit({ ...this.stored, position: next.toString() });
+      await this.commit({ ...this.stored, position: next.toString() });
       return false;
     }
     const context: ConsumerContext<S> = { state: structuredClone(this.stored.state) };
     await this.handler(event, context);
     const processed = [...this.stored.processed, event.id];
     if (processed.length > this.maxProcessedIds) processed.splice(0, processed.length - this.maxProcessedIds);
-    this.commit({ ...this.stored, position: next.toString(), processed, state: context.state });
+    await this.commit({ ...this.stored, position: next.toString(), processed, state: context.state });
     return true;
   }
 
@@ -184,23 +185,8 @@ export class DurableConsumer<S = Record<string, unknown>> {
   }
 
   /** Replaces the file atomically and durably, then adopts `next` as the committed state. */
-  private commit(next: Stored<S>): void {
-    const text = JSON.stringify(next);
-    const temp = `${this.file}.tmp-${process.pid}`;
-    const fd = fs.openSync(temp, 'w', 0o644);
-    try {
-      fs.writeSync(fd, text);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(temp, this.file);
-    const dir = fs.openSync(path.dirname(this.file), 'r');
-    try {
-      fs.fsyncSync(dir);
-    } finally {
-      fs.closeSync(dir);
-    }
+  private async commit(next: Stored<S>): Promise<void> {
+    await replaceFileDurably(this.file, JSON.stringify(next));
     this.stored = next;
     this.processed = new Set(next.processed);
   }
