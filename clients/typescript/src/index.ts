@@ -6,6 +6,8 @@
  * - `EventStreamClient.subscribe`: an async iterable that reconnects and resumes from the last
  *   `nextOffset` after dropped connections and server restarts.
  * - `DurableConsumer`: position, processed ids and handler state in one atomically replaced file.
+ * - `GroupConsumer`: a consumer group member; events shared among members, acked or given back
+ *   per handler outcome, processed ids recorded until their acks are durable.
  */
 
 export {
@@ -25,6 +27,12 @@ export {
   type ConsumerHandler,
   type DurableConsumerOptions,
 } from './consumer';
+export {
+  GroupConsumer,
+  type DeliveryContext,
+  type GroupConsumerOptions,
+  type GroupHandler,
+} from './groupConsumer';
 export {
   EventStreamError,
   InvalidArgumentError,
