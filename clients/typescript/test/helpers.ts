@@ -128,6 +128,15 @@ export function clientFor(server: Server, options: ClientOptions = {}): EventStr
   return new EventStreamClient(server.target, { publishRetry: TEST_RETRY, reconnect: TEST_RECONNECT, ...options });
 }
 
+/** Polls `check` every 50 ms until it returns true; fails after `timeoutMs`, naming `what`. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await delay(50);
+  }
+}
+
 /** Calls `target.close()` (or `stop()`) after `ms`: bounds a loop that could block. */
 export function closeAfter(target: { close(): void } | { stop(): void }, ms: number): { cancel(): void } {
   const timer = setTimeout(() => ('stop' in target ? target.stop() : target.close()), ms);
