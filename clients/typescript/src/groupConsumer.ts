@@ -36,7 +36,7 @@ export interface GroupConsumerOptions {
   retryDelayMs?: number;
   /** Overrides the client's reconnect policy. */
   reconnect?: Partial<RetryPolicy>;
-  /** How long stop() waits for sent acks to be confirmed durable, and then for the server to end the stream (default 5 s each). */
+  /** How long stop() waits for sent acks to be confirmed durable before it ends the stream anyway (default 5 s). */
   stopTimeoutMs?: number;
   /** Aborting stops the consumer, as stop() does. */
   signal?: AbortSignal;
@@ -66,9 +66,7 @@ class Session {
   readonly held = new Set<bigint>();
   /** Acked on this stream, not yet confirmed in `acks_durable`. */
   readonly unconfirmed = new Set<bigint>();
-  /** False once the stream ended or was half-closed: nothing more may be written. */
-  writable = true;
-  /** False once the stream ended. */
+  /** False once the stream ended or was cancelled: nothing more may be written. */
   open = true;
   private acks: bigint[] = [];
   private nacks: Nack[] = [];
@@ -79,14 +77,14 @@ class Session {
   constructor(readonly call: ConsumeCall) {}
 
   ack(offset: bigint): void {
-    if (!this.writable || !this.held.delete(offset)) return;
+    if (!this.open || !this.held.delete(offset)) return;
     this.acks.push(offset);
     this.unconfirmed.add(offset);
     this.scheduleFlush();
   }
 
   nack(offset: bigint, delayMs: number | undefined, reason: string): void {
-    if (!this.writable || !this.held.delete(offset)) return;
+    if (!this.open || !this.held.delete(offset)) return;
     this.nacks.push({ offset: offset.toString(), delay: delayMs === undefined ? null : toDuration(delayMs), reason });
     this.scheduleFlush();
   }
@@ -100,30 +98,23 @@ class Session {
   startExtending(ackDeadlineMs: number): void {
     const interval = Math.max(MIN_EXTEND_INTERVAL_MS, ackDeadlineMs / EXTENDS_PER_DEADLINE);
     this.extendTimer = setInterval(() => {
-      if (this.writable && this.held.size > 0) this.call.write({ extend: [...this.held].map(String) });
+      if (this.open && this.held.size > 0) this.call.write({ extend: [...this.held].map(String) });
     }, interval);
   }
 
   /** Sends the acks and nacks collected so far; they are batched per event-loop turn. */
   flush(): void {
     this.flushScheduled = false;
-    if (!this.writable || (this.acks.length === 0 && this.nacks.length === 0)) return;
+    if (!this.open || (this.acks.length === 0 && this.nacks.length === 0)) return;
     this.call.write({ acks: this.acks.map(String), nacks: this.nacks });
     this.acks = [];
     this.nacks = [];
   }
 
-  /** Half-closes the stream after sending what is pending: the server then ends it. */
-  end(): void {
-    this.flush();
-    this.stopWriting();
-    this.call.end();
-  }
-
   /** The stream ended (or is given up): cancel it, and forget what it held. */
   close(): void {
-    this.stopWriting();
     this.open = false;
+    clearInterval(this.extendTimer);
     this.held.clear();
     this.call.cancel();
     this.notify();
@@ -141,11 +132,6 @@ class Session {
         });
       });
     }
-  }
-
-  private stopWriting(): void {
-    this.writable = false;
-    clearInterval(this.extendTimer);
   }
 
   private scheduleFlush(): void {
@@ -306,9 +292,10 @@ export class GroupConsumer {
     const session = this.session;
     if (!session?.open) return;
     session.flush();
-    await session.until(() => session.unconfirmed.size === 0, this.stopTimeoutMs);
-    session.end();
-    await session.until(() => !session.open, this.stopTimeoutMs);
+    await session.until(() => !session.open || session.unconfirmed.size === 0, this.stopTimeoutMs);
+    // Cancelled rather than half-closed: the proto gives half-closing no meaning, and with every
+    // ack confirmed the server has nothing of this member's left to settle; what it still holds
+    // (deliveries sent while stopping) it redelivers on the disconnect.
     session.close();
   }
 

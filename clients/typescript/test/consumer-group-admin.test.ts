@@ -50,17 +50,18 @@ test('create, get, list, reset and delete consumer groups', { timeout: 30_000 },
   assert.ok(billing.createTime.getTime() > Date.now() - 60_000);
   await assert.rejects(client.createConsumerGroup('orders', 'billing'), AlreadyExistsError);
 
-  const audit = await client.createConsumerGroup('orders', 'audit', { latest: true, deadLetterTopic: 'audit-failures' });
+  const audit = await client.createConsumerGroup('orders', 'audit', { latest: true });
   assert.equal(audit.ackFloor, 5n);
   assert.equal(audit.lag, 0n);
   assert.equal(audit.ackDeadlineMs, 30_000, 'default ack deadline');
   assert.equal(audit.maxDeliveries, 0);
-  assert.equal(audit.deadLetterTopic, 'audit-failures');
   assert.equal(audit.outOfRange, 'fail', 'default policy');
+  const named = await client.createConsumerGroup('orders', 'named', { maxDeliveries: 1, deadLetterTopic: 'order-failures' });
+  assert.equal(named.deadLetterTopic, 'order-failures');
   assert.equal((await client.createConsumerGroup('orders', 'replay', { fromOffset: 3 })).ackFloor, 3n);
 
   assert.deepEqual(await client.getConsumerGroup('orders', 'billing'), billing);
-  assert.deepEqual((await client.listConsumerGroups('orders')).map((group) => group.name), ['audit', 'billing', 'replay']);
+  assert.deepEqual((await client.listConsumerGroups('orders')).map((group) => group.name), ['audit', 'billing', 'named', 'replay']);
   await client.createTopic('no-groups');
   assert.deepEqual(await client.listConsumerGroups('no-groups'), []);
 
@@ -74,7 +75,7 @@ test('create, get, list, reset and delete consumer groups', { timeout: 30_000 },
   await assert.rejects(client.resetConsumerGroup('orders', 'audit', { toOffset: 99 }), OutOfRangeError);
 
   await client.deleteConsumerGroup('orders', 'audit');
-  assert.deepEqual((await client.listConsumerGroups('orders')).map((group) => group.name), ['billing', 'replay']);
+  assert.deepEqual((await client.listConsumerGroups('orders')).map((group) => group.name), ['billing', 'named', 'replay']);
   await assert.rejects(client.getConsumerGroup('orders', 'audit'), NotFoundError);
   await assert.rejects(client.deleteConsumerGroup('orders', 'audit'), NotFoundError);
   await assert.rejects(client.resetConsumerGroup('orders', 'audit', { earliest: true }), NotFoundError);

@@ -184,9 +184,10 @@ test('a redelivered event already recorded as processed is acked without running
   const file = path.join(tempDir(), 'processed.json');
   const lostAck = published[2]!;
 
-  // The first member handles everything, but its ack of offset 2 never reaches the server.
+  // The first member handles everything, but its ack of offset 2 never reaches the server. (It
+  // holds up to 5 deliveries, so the unacknowledged one does not stop the others from coming.)
   const lossy = clientFor(server, { interceptors: [dropAcksOf(lostAck.offset)] });
-  const first = newConsumer('mail', file, handler, { stopTimeoutMs: 500 }, lossy);
+  const first = newConsumer('mail', file, handler, { maxInFlight: 5, stopTimeoutMs: 500 }, lossy);
   try {
     await withConsumer(first, async () => {
       await waitFor('all but the lost ack acknowledged', async () => (await group('mail')).lag === 1n);
@@ -216,10 +217,16 @@ test('a lost ack is redelivered after the ack deadline and acked from the record
   const published = await client.publish('mail', Array.from({ length: 3 }, (_, i) => ({ type: 'SendMail', payload: String(i) })));
   const calls: bigint[] = [];
   const lossy = clientFor(server, { interceptors: [dropAcksOf(1n)] });
-  const consumer = newConsumer('mail', path.join(tempDir(), 'processed.json'), async (event) => void calls.push(event.offset), { stopTimeoutMs: 500 }, lossy);
+  const consumer = newConsumer(
+    'mail',
+    path.join(tempDir(), 'processed.json'),
+    async (event) => void calls.push(event.offset),
+    { maxInFlight: 3, stopTimeoutMs: 500 },
+    lossy,
+  );
   try {
     await withConsumer(consumer, async () => {
-      await waitFor('the redelivery of offset 1', () => consumer.counts.alreadyProcessed > 0);
+      await waitFor('all 3 handled and offset 1 redelivered', () => calls.length === 3 && consumer.counts.alreadyProcessed > 0);
     });
   } finally {
     lossy.close();
