@@ -284,7 +284,7 @@ export class EventStreamClient {
 
   /**
    * Moves a consumer group: events from `target` on are delivered again, those before it count as
-   * acknowledged. Rejects with ConsumerGroupStateError while members are connected (stop them
+   * acknowledged. Rejects with FailedPreconditionError while members are connected (stop them
    * first), OutOfRangeError for an offset outside the retained range.
    */
   async resetConsumerGroup(topic: string, name: string, target: ResetTarget): Promise<ConsumerGroupInfo> {

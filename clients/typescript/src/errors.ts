@@ -28,16 +28,14 @@ export class InvalidArgumentError extends EventStreamError {}
 export class NotFoundError extends EventStreamError {}
 /** ALREADY_EXISTS: CreateTopic or CreateConsumerGroup on a name that is taken. */
 export class AlreadyExistsError extends EventStreamError {}
-/** FAILED_PRECONDITION: the call does not fit the current state; each API raises a subclass. */
+/**
+ * FAILED_PRECONDITION: the call is refused in the current state (a consumer group reset while
+ * members are connected, a group whose position fell below the retained range under the FAIL
+ * policy: reset it).
+ */
 export class FailedPreconditionError extends EventStreamError {}
 /** FAILED_PRECONDITION from Publish: an idempotency key reused with a different type or payload; nothing appended. */
 export class IdempotencyConflictError extends FailedPreconditionError {}
-/**
- * FAILED_PRECONDITION from a consumer-group call: ResetConsumerGroup while members are connected,
- * or Consume on a group whose position fell below the topic's retained range under the FAIL
- * policy (reset the group).
- */
-export class ConsumerGroupStateError extends FailedPreconditionError {}
 /** OUT_OF_RANGE: start offset outside the retained range, or events removed by retention. */
 export class OutOfRangeError extends EventStreamError {}
 /** A transient failure (UNAVAILABLE, DEADLINE_EXCEEDED) that outlasted the retry budget. */
@@ -66,7 +64,7 @@ const BY_CODE: ReadonlyMap<Status, ErrorClass> = new Map<Status, ErrorClass>([
 
 const GROUP_BY_CODE: ReadonlyMap<Status, ErrorClass> = new Map<Status, ErrorClass>([
   ...BY_CODE,
-  [Status.FAILED_PRECONDITION, ConsumerGroupStateError],
+  [Status.FAILED_PRECONDITION, FailedPreconditionError],
 ]);
 
 /** True for an error that carries a gRPC status code. */

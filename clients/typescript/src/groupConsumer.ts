@@ -182,7 +182,7 @@ function nackReason(error: unknown): string {
  * backoff per the reconnect policy; the server redelivers what the old stream held. Handlers
  * still running from the old stream finish and record their ids, but their acks are not sent:
  * the redelivery is acknowledged from the record. `run()` rejects on permanent errors
- * (NotFoundError when the group is deleted, ConsumerGroupStateError when its position fell out of
+ * (NotFoundError when the group is deleted, FailedPreconditionError when its position fell out of
  * the retained range, ...) and when the file cannot be written.
  *
  * **Guarantee**: each event's handler succeeds at least once; the record makes a second run
@@ -375,11 +375,6 @@ export class GroupConsumer {
   }
 
   private receive(session: Session, response: ConsumeResponse__Output): void {
-    for (const raw of response.acksDurable) {
-      const offset = BigInt(raw);
-      session.confirm(offset);
-      this.processed.forget(offset);
-    }
     for (const delivery of response.deliveries) {
       if (!delivery.event) throw new Error(`the server sent group ${this.group} a delivery without an event`);
       const event = toEvent(delivery.event);
@@ -389,7 +384,16 @@ export class GroupConsumer {
       session.held.add(event.offset);
       this.queue.push({ session, event, attempt: delivery.attempt });
     }
+    // Before any id is forgotten below: a redelivery that crossed its first ack on the way (its
+    // deadline passed) is settled from the record.
     this.pump();
+    for (const raw of response.acksDurable) {
+      const offset = BigInt(raw);
+      session.confirm(offset);
+      // Held again means delivered again before the server took the first ack: that delivery
+      // still needs the id, until its own ack is durable.
+      if (!session.held.has(offset)) this.processed.forget(offset);
+    }
   }
 
   /** Starts handlers for queued deliveries while slots are free; settles what needs no handler. */

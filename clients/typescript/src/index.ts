@@ -40,7 +40,6 @@ export {
   AlreadyExistsError,
   FailedPreconditionError,
   IdempotencyConflictError,
-  ConsumerGroupStateError,
   OutOfRangeError,
   UnavailableError,
   DataLossError,
