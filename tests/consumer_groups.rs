@@ -855,3 +855,78 @@ async fn bad_requests_get_clear_statuses() {
     let again = member.take(1).await;
     assert_eq!((offsets(&again), again[0].attempt), (vec![0], 2));
 }
+
+#[tokio::test]
+async fn a_member_that_closes_its_side_leaves_and_its_deliveries_go_to_others() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    publish_many(&mut client, "orders", 4, |_| String::new()).await;
+    let mut leaving = Member::join(&mut client, "orders", "email", 2).await;
+    assert_eq!(offsets(&leaving.take(2).await), vec![0, 1]);
+    let Member {
+        requests,
+        mut responses,
+        ..
+    } = leaving;
+    drop(requests);
+    // The stream ends with OK once the server has read the end of the client's side.
+    loop {
+        match within(responses.message()).await {
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(status) => panic!("ended with {status:?}"),
+        }
+    }
+    let mut staying = Member::join(&mut client, "orders", "email", 10).await;
+    let mut got = BTreeMap::new();
+    while got.len() < 4 {
+        for delivery in staying.deliveries().await {
+            got.insert(delivery.event.expect("event").offset, delivery.attempt);
+        }
+    }
+    assert_eq!(got, BTreeMap::from([(0, 2), (1, 2), (2, 1), (3, 1)]));
+}
+
+#[tokio::test]
+async fn attempts_survive_a_restart_so_max_deliveries_holds_across_it() {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let server = ChildServer::start(data_dir.path(), &[]).await;
+    let mut client = server.client().await;
+    publish_many(&mut client, "orders", 1, |_| String::new()).await;
+    create_group(
+        &mut client,
+        pb::CreateConsumerGroupRequest {
+            topic: "orders".into(),
+            name: "email".into(),
+            config: Some(pb::ConsumerGroupConfig {
+                max_deliveries: 2,
+                ..Default::default()
+            }),
+            start: None,
+        },
+    )
+    .await
+    .expect("create group");
+    let mut member = Member::join(&mut client, "orders", "email", 1).await;
+    assert_eq!(member.take(1).await[0].attempt, 1);
+    // The attempt is saved by the flush after the delivery, or at shutdown at the latest.
+    assert!(server.terminate(TIMEOUT).await.success());
+
+    let server = ChildServer::start(data_dir.path(), &[]).await;
+    let mut client = server.client().await;
+    let mut member = Member::join(&mut client, "orders", "email", 1).await;
+    let again = member.take(1).await;
+    assert_eq!(again[0].attempt, 2);
+    member.nack(0, Duration::ZERO, "still failing").await;
+    let dead = within(async {
+        loop {
+            let letters = read_all(&mut client, "orders.email.dead-letters").await;
+            if !letters.is_empty() {
+                return letters;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert_eq!(dead[0].headers["eventstream-dead-letter-attempts"], "2");
+}

@@ -3,7 +3,9 @@
 //! The first request joins the group; a task then forwards every later request's
 //! acknowledgements, nacks and extensions to the group, while the response stream carries the
 //! group's deliveries and ack confirmations. A request that is not valid ends the stream with
-//! INVALID_ARGUMENT; the member's unacknowledged deliveries then go to other members.
+//! INVALID_ARGUMENT; a client that closes its side leaves the group (it could not acknowledge
+//! anything more) and the stream ends with OK. Either way the member's unacknowledged deliveries
+//! go to other members.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -62,7 +64,8 @@ pub(super) async fn serve(
     ))
 }
 
-/// Hands each later request to the group until the client stops sending or the server stops.
+/// Hands each later request to the group until the client stops sending (then leaves) or the
+/// server stops.
 async fn forward_settlements(
     stop: CancellationToken,
     feedback: MemberFeedback,
@@ -75,6 +78,7 @@ async fn forward_settlements(
             () = stop.cancelled() => return,
         };
         let Ok(Some(request)) = next else {
+            feedback.leave().await;
             return;
         };
         match convert::settlement(request) {

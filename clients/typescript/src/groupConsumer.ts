@@ -293,9 +293,10 @@ export class GroupConsumer {
     if (!session?.open) return;
     session.flush();
     await session.until(() => !session.open || session.unconfirmed.size === 0, this.stopTimeoutMs);
-    // Cancelled rather than half-closed: the proto gives half-closing no meaning, and with every
-    // ack confirmed the server has nothing of this member's left to settle; what it still holds
-    // (deliveries sent while stopping) it redelivers on the disconnect.
+    // Cancelled rather than half-closed (which leaves the group too, but only once the server
+    // reads it): with every ack confirmed the server has nothing of this member's left to
+    // settle; what it still holds (deliveries sent while stopping) it redelivers on the
+    // disconnect.
     session.close();
   }
 

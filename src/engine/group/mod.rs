@@ -145,6 +145,18 @@ impl MemberFeedback {
             .await
             .map_err(|_| EngineError::ShuttingDown)
     }
+
+    /// Leaves the group: the member's unacknowledged deliveries go to others, and its message
+    /// stream ends.
+    pub async fn leave(&self) {
+        // A group that is gone has no member to remove.
+        let _ = self
+            .commands
+            .send(Command::Leave {
+                member: self.member,
+            })
+            .await;
+    }
 }
 
 /// The messages for one member; dropping it leaves the group.

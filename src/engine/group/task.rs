@@ -219,7 +219,8 @@ impl GroupTask {
     }
 
     /// Rebuilds the outstanding events from the stored record: everything between the floor
-    /// and the last acknowledged range that was not acknowledged.
+    /// and the end of what the record knows (its last acknowledged range or its last delivered
+    /// event) that was not acknowledged.
     async fn restore(&mut self, record: GroupRecord) -> Result<(), EngineError> {
         let bounds = *self.visible.borrow();
         let mut resume_at = record.ack_floor;
@@ -247,6 +248,15 @@ impl GroupTask {
             }
             self.state.advance_to(acked_end);
             resume_at = resume_at.max(acked_end);
+        }
+        // Delivered but unacknowledged events past the last acknowledged range keep their
+        // attempts too.
+        let delivered_end = record
+            .attempts
+            .last()
+            .map_or(resume_at, |&(offset, _)| offset + 1);
+        if delivered_end > resume_at {
+            self.admit_stored(resume_at, delivered_end, &attempts).await?;
         }
         Ok(())
     }
@@ -307,6 +317,9 @@ impl GroupTask {
             let dispatch = self.state.assign(now + self.config.ack_deadline);
             self.counters.redeliveries += self.state.take_redeliveries();
             let progressed = !dispatch.deliveries.is_empty() || !dispatch.dead_letters.is_empty();
+            // Attempts are saved with the next flush, so a restart cannot reset them (and let an
+            // event dodge `max_deliveries`).
+            self.dirty |= !dispatch.deliveries.is_empty();
             self.send(dispatch.deliveries).await;
             self.dead_letter(dispatch.dead_letters).await;
             if self.state.capacity() > 0 && !self.state.has_ready() && self.read_new().await {

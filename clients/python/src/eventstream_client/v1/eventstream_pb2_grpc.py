@@ -249,14 +249,18 @@ class EventStreamServiceServicer:
 
         The first request must carry `join`; later ones carry acks, nacks and deadline extensions.
         The first response describes the group; later ones carry deliveries and confirm acks once
-        they are durable. The group is created with default settings if it does not exist.
+        they are durable. The group is created with default settings if it does not exist. Closing
+        the sending side leaves the group: the stream ends with OK, and the member's unacknowledged
+        deliveries go to other members.
 
         Each event goes to one member at a time, never more than the member's `max_in_flight`
         unacknowledged at once. Events with the same non-empty `key` are delivered in offset order,
         one at a time: the next waits until the previous is acknowledged. An unacknowledged event is
-        delivered again (with its `attempt` counted up) when its member disconnects, nacks it, or
-        lets its ack deadline pass; after the group's `max_deliveries` attempts it is published to
-        the dead-letter topic and counted as acknowledged. An acknowledgement confirmed in
+        delivered again (with its `attempt` counted up, across server restarts too) to any member
+        with room, possibly the same one, when its member disconnects, nacks it, or lets its ack
+        deadline pass; after the group's `max_deliveries` attempts it is published to the
+        dead-letter topic and counted as acknowledged. An ack from any member counts, also for a
+        delivery that has since gone to another member. An acknowledgement confirmed in
         `acks_durable` survives any crash: that event is never delivered to the group again (unless
         the group is reset). Errors: INVALID_ARGUMENT (no `join` first, an ack of an event never
         delivered), FAILED_PRECONDITION (the group's position fell below the topic's retained range

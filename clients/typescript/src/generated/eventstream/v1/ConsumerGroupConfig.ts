@@ -8,8 +8,8 @@ import type { OutOfRangePolicy as _eventstream_v1_OutOfRangePolicy, OutOfRangePo
  */
 export interface ConsumerGroupConfig {
   /**
-   * How long a member has to acknowledge a delivery before it goes to another member. Unset:
-   * 30 s. At least 1 ms, at most 24 h.
+   * How long a member has to acknowledge a delivery before it is delivered again (to any member
+   * with room, possibly the same one). Unset: 30 s. At least 1 ms, at most 24 h.
    */
   'ackDeadline'?: (_google_protobuf_Duration | null);
   /**
@@ -17,8 +17,9 @@ export interface ConsumerGroupConfig {
    */
   'maxDeliveries'?: (number);
   /**
-   * Where events go after `max_deliveries` attempts. Empty: `<topic>.<group>.dead-letters`.
-   * Created with the group if missing. Its events carry the original type, payload, key and
+   * Where events go after `max_deliveries` attempts; needs `max_deliveries`. Empty (with
+   * `max_deliveries` set): `<topic>.<group>.dead-letters`. Created with the group if missing.
+   * Empty in the description of a group without `max_deliveries`. Its events carry the original type, payload, key and
    * headers, plus the headers `eventstream-dead-letter-topic`, `-offset`, `-group`, `-attempts`
    * and `-reason` (the last nack's reason, or `ack deadline passed`).
    */
@@ -34,8 +35,8 @@ export interface ConsumerGroupConfig {
  */
 export interface ConsumerGroupConfig__Output {
   /**
-   * How long a member has to acknowledge a delivery before it goes to another member. Unset:
-   * 30 s. At least 1 ms, at most 24 h.
+   * How long a member has to acknowledge a delivery before it is delivered again (to any member
+   * with room, possibly the same one). Unset: 30 s. At least 1 ms, at most 24 h.
    */
   'ackDeadline': (_google_protobuf_Duration__Output | null);
   /**
@@ -43,8 +44,9 @@ export interface ConsumerGroupConfig__Output {
    */
   'maxDeliveries': (number);
   /**
-   * Where events go after `max_deliveries` attempts. Empty: `<topic>.<group>.dead-letters`.
-   * Created with the group if missing. Its events carry the original type, payload, key and
+   * Where events go after `max_deliveries` attempts; needs `max_deliveries`. Empty (with
+   * `max_deliveries` set): `<topic>.<group>.dead-letters`. Created with the group if missing.
+   * Empty in the description of a group without `max_deliveries`. Its events carry the original type, payload, key and
    * headers, plus the headers `eventstream-dead-letter-topic`, `-offset`, `-group`, `-attempts`
    * and `-reason` (the last nack's reason, or `ack deadline passed`).
    */
