@@ -256,7 +256,8 @@ impl GroupTask {
             .last()
             .map_or(resume_at, |&(offset, _)| offset + 1);
         if delivered_end > resume_at {
-            self.admit_stored(resume_at, delivered_end, &attempts).await?;
+            self.admit_stored(resume_at, delivered_end, &attempts)
+                .await?;
         }
         Ok(())
     }
