@@ -843,6 +843,17 @@ async fn bad_requests_get_clear_statuses() {
 
     let mut member = Member::join(&mut client, "orders", "email", 1).await;
     assert_eq!(offsets(&member.take(1).await), vec![0]);
+    member
+        .nack(0, Duration::from_secs(25 * 60 * 60), "later")
+        .await;
+    let too_late = member.next().await.expect_err("a nack delay over 24 h");
+    assert_eq!(
+        too_late.code(),
+        tonic::Code::InvalidArgument,
+        "{too_late:?}"
+    );
+    let mut member = Member::join(&mut client, "orders", "email", 1).await;
+    assert_eq!(offsets(&member.take(1).await), vec![0]);
     member.ack([2]).await;
     let never = member
         .next()
@@ -853,7 +864,7 @@ async fn bad_requests_get_clear_statuses() {
     // The server keeps serving, and the group gives offset 0 to the next member.
     let mut member = Member::join(&mut client, "orders", "email", 1).await;
     let again = member.take(1).await;
-    assert_eq!((offsets(&again), again[0].attempt), (vec![0], 2));
+    assert_eq!((offsets(&again), again[0].attempt), (vec![0], 3));
 }
 
 #[tokio::test]
@@ -929,4 +940,46 @@ async fn attempts_survive_a_restart_so_max_deliveries_holds_across_it() {
     })
     .await;
     assert_eq!(dead[0].headers["eventstream-dead-letter-attempts"], "2");
+}
+
+#[tokio::test]
+async fn a_member_that_stops_reading_its_stream_is_removed_with_an_error() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    // Large, so the client's HTTP/2 window fills after a few dozen unread copies.
+    publish(&mut client, "orders", vec![event("Big", vec![7; 64 * 1024])]).await;
+    create_group(
+        &mut client,
+        pb::CreateConsumerGroupRequest {
+            topic: "orders".into(),
+            name: "email".into(),
+            config: Some(pb::ConsumerGroupConfig {
+                // Every expiry sends the event again, to the only member: its stream fills.
+                ack_deadline: Some(Duration::from_millis(1).try_into().expect("duration")),
+                ..Default::default()
+            }),
+            start: None,
+        },
+    )
+    .await
+    .expect("create group");
+    let mut stalled = Member::join(&mut client, "orders", "email", 1).await;
+    let group = wait_for_group(&mut client, "orders", "email", |group| group.members == 0).await;
+    assert!(group.redeliveries > 0);
+    let ended = within(async {
+        loop {
+            if let Err(status) = stalled.next().await {
+                return status;
+            }
+        }
+    })
+    .await;
+    assert_eq!(ended.code(), tonic::Code::ResourceExhausted, "{ended:?}");
+    assert!(
+        ended.message().contains("has not read its stream"),
+        "{ended:?}"
+    );
+    let mut reading = Member::join(&mut client, "orders", "email", 1).await;
+    let delivery = reading.take(1).await;
+    reading.ack_durably(&offsets(&delivery)).await;
 }

@@ -138,6 +138,9 @@ pub enum InvalidRequest {
         "join.max_in_flight is {0}; it must be between 1 and {MAX_IN_FLIGHT} (0 for the default, 256)"
     )]
     MaxInFlight(u32),
+    /// A nack delay over the limit.
+    #[error("a nack delay is {0:?}; it may be at most 24 h")]
+    NackDelay(Duration),
     /// A nack reason over the limit.
     #[error("a nack reason is {0} bytes; the limit is 1024")]
     ReasonTooLong(usize),

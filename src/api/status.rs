@@ -119,6 +119,7 @@ impl From<EngineError> for Status {
                 );
             }
             EngineError::AckNeverDelivered { .. } => Code::InvalidArgument,
+            EngineError::MemberStalled { .. } => Code::ResourceExhausted,
             EngineError::LimitReached { .. } => Code::ResourceExhausted,
             EngineError::ShuttingDown => Code::Unavailable,
             EngineError::Storage(store) => match store.as_ref() {

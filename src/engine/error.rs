@@ -151,6 +151,21 @@ pub enum EngineError {
         /// Members connected.
         members: usize,
     },
+    /// A member that does not read its stream: more messages wait for it than its in-flight
+    /// limit allows, so it is removed from the group.
+    #[error(
+        "this member of consumer group '{group}' (topic '{topic}') has not read its stream: \
+         {waiting} messages are waiting for it; it was removed from the group and its \
+         deliveries go to other members: read the stream continuously and join again"
+    )]
+    MemberStalled {
+        /// The topic.
+        topic: TopicName,
+        /// The group.
+        group: GroupName,
+        /// Messages waiting.
+        waiting: usize,
+    },
     /// A member acknowledged an event the group never delivered.
     #[error(
         "offset {offset} of topic '{topic}' was never delivered to consumer group '{group}'; \

@@ -18,6 +18,8 @@ const MIN_ACK_DEADLINE: Duration = Duration::from_millis(1);
 const MAX_ACK_DEADLINE: Duration = Duration::from_secs(24 * 60 * 60);
 /// A member's in-flight limit when its join sets none.
 const DEFAULT_MAX_IN_FLIGHT: usize = 256;
+/// The longest nack delay accepted.
+const MAX_NACK_DELAY: Duration = Duration::from_secs(24 * 60 * 60);
 /// The longest nack reason accepted, in bytes.
 const MAX_REASON_BYTES: usize = 1024;
 
@@ -152,13 +154,17 @@ pub fn settlement(request: pb::ConsumeRequest) -> Result<Settlement, InvalidRequ
             if nack.reason.len() > MAX_REASON_BYTES {
                 return Err(InvalidRequest::ReasonTooLong(nack.reason.len()));
             }
+            let delay = nack
+                .delay
+                .map(|delay| duration("nacks.delay", delay))
+                .transpose()?
+                .unwrap_or_default();
+            if delay > MAX_NACK_DELAY {
+                return Err(InvalidRequest::NackDelay(delay));
+            }
             Ok(NackRequest {
                 offset: nack.offset,
-                delay: nack
-                    .delay
-                    .map(|delay| duration("nacks.delay", delay))
-                    .transpose()?
-                    .unwrap_or_default(),
+                delay,
                 reason: nack.reason,
             })
         })

@@ -301,8 +301,14 @@ impl Broker {
             let log = topic.log().clone();
             let names = tokio::task::spawn_blocking(move || log.group_names()).await??;
             for name in names {
-                self.group_commands(topic.log().name(), &name, Creation::Never)
-                    .await?;
+                // One damaged group must not keep the server down: it reports its damage when
+                // used.
+                if let Err(error) = self
+                    .group_commands(topic.log().name(), &name, Creation::Never)
+                    .await
+                {
+                    tracing::error!(topic = %topic.log().name(), group = %name, %error, "consumer group not loaded");
+                }
             }
         }
         Ok(())
@@ -380,7 +386,9 @@ impl Broker {
         let commands = self.group_commands(topic, name, Creation::Never).await?;
         let (reply, answer) = oneshot::channel();
         send(&commands, Command::Delete { reply }).await?;
-        answer.await.map_err(|_| EngineError::ShuttingDown)?
+        answer.await.map_err(|_| EngineError::ShuttingDown)??;
+        self.groups.lock().remove(&(topic.clone(), name.clone()));
+        Ok(())
     }
 
     /// Joins the consumer group `name` of `topic` (created with defaults if missing), holding at

@@ -307,7 +307,7 @@ impl GroupState {
         };
         entry.attempts -= 1;
         if entry.attempts > 0 {
-            self.redeliveries -= 1;
+            self.redeliveries = self.redeliveries.saturating_sub(1);
         }
         entry.status = Status::Waiting { not_before: None };
         self.deadlines.remove(&(deadline, offset));

@@ -316,12 +316,13 @@ impl GroupTask {
                 return;
             }
             let dispatch = self.state.assign(now + self.config.ack_deadline);
-            self.counters.redeliveries += self.state.take_redeliveries();
             let progressed = !dispatch.deliveries.is_empty() || !dispatch.dead_letters.is_empty();
             // Attempts are saved with the next flush, so a restart cannot reset them (and let an
             // event dodge `max_deliveries`).
             self.dirty |= !dispatch.deliveries.is_empty();
             self.send(dispatch.deliveries).await;
+            // After the sends: a delivery taken back uncounts its redelivery.
+            self.counters.redeliveries += self.state.take_redeliveries();
             self.dead_letter(dispatch.dead_letters).await;
             if self.state.capacity() > 0 && !self.state.has_ready() && self.read_new().await {
                 continue;
@@ -471,6 +472,10 @@ impl GroupTask {
         }
     }
 
+    /// Sends `deliveries` to `member` in messages of about [`MESSAGE_BYTES`]. A member whose
+    /// stream is gone is removed; one whose channel is full is not reading its stream (the
+    /// channel holds more than its in-flight limit) and is removed with an error. Either way
+    /// what was not sent is taken back, uncounted.
     fn send_to(&mut self, member: MemberId, deliveries: Vec<GroupDelivery>) {
         let Some(link) = self.members.get(&member) else {
             for delivery in &deliveries {
@@ -480,7 +485,7 @@ impl GroupTask {
         };
         let mut message = Vec::new();
         let mut message_bytes = 0;
-        let mut gone = false;
+        let mut refused = None;
         let mut rest = deliveries.into_iter().peekable();
         while let Some(delivery) = rest.next() {
             message_bytes += delivery.event.bytes.len();
@@ -490,19 +495,37 @@ impl GroupTask {
             }
             let batch = std::mem::take(&mut message);
             message_bytes = 0;
-            if let Err(refused) = link.messages.try_send(MemberMessage::Deliveries(batch)) {
-                gone |= matches!(refused, mpsc::error::TrySendError::Closed(_));
-                let (mpsc::error::TrySendError::Full(refused)
-                | mpsc::error::TrySendError::Closed(refused)) = refused;
-                if let MemberMessage::Deliveries(batch) = refused {
-                    for delivery in batch {
-                        self.state.undeliver(delivery.event.offset);
-                    }
-                }
+            if let Err(error) = link.messages.try_send(MemberMessage::Deliveries(batch)) {
+                refused = Some(error);
+                break;
             }
         }
-        if gone {
+        let Some(refused) = refused else {
+            return;
+        };
+        let stalled = matches!(refused, mpsc::error::TrySendError::Full(_));
+        let (mpsc::error::TrySendError::Full(unsent) | mpsc::error::TrySendError::Closed(unsent)) =
+            refused;
+        if let MemberMessage::Deliveries(batch) = unsent {
+            for delivery in batch.into_iter().chain(rest) {
+                self.state.undeliver(delivery.event.offset);
+            }
+        }
+        if stalled {
+            self.fail_member(member, self.stalled(member));
+        } else {
             self.remove_member(member);
+        }
+    }
+
+    fn stalled(&self, member: MemberId) -> EngineError {
+        EngineError::MemberStalled {
+            topic: self.topic.log().name().clone(),
+            group: self.name.clone(),
+            waiting: self
+                .members
+                .get(&member)
+                .map_or(0, |link| link.messages.max_capacity()),
         }
     }
 
@@ -595,8 +618,10 @@ impl GroupTask {
                 reply,
             } => {
                 let joined = self.join(max_in_flight, slot);
-                // A member that gave up waiting is removed when its stream is dropped.
-                let _ = reply.send(joined);
+                // A caller that gave up waiting never gets the membership: remove it here.
+                if let Err(Ok(abandoned)) = reply.send(joined) {
+                    self.remove_member(abandoned.member);
+                }
             }
             Command::Settle { member, settlement } => self.settle(member, settlement),
             Command::Leave { member } => self.remove_member(member),
@@ -612,6 +637,7 @@ impl GroupTask {
                 let exit = deleted.is_ok();
                 let _ = reply.send(deleted);
                 if exit {
+                    self.refuse_queued();
                     return Next::Exit;
                 }
             }
@@ -652,6 +678,11 @@ impl GroupTask {
 
     fn settle(&mut self, member: MemberId, settlement: Settlement) {
         if !self.members.contains_key(&member) {
+            // Sent just before the member left: the work is done whoever reports it, but there
+            // is nobody to confirm it to, and nothing left for its nacks and extensions.
+            for offset in settlement.acks {
+                self.dirty |= self.state.ack(offset) == AckOutcome::Acked;
+            }
             return;
         }
         let now = Instant::now();
@@ -677,7 +708,10 @@ impl GroupTask {
             }
         }
         for nack in settlement.nacks {
-            let not_before = (!nack.delay.is_zero()).then(|| now + nack.delay);
+            // The API bounds the delay; an instant out of range would mean "at once".
+            let not_before = (!nack.delay.is_zero())
+                .then(|| now.checked_add(nack.delay))
+                .flatten();
             self.state
                 .nack(nack.offset, member, not_before, nack.reason);
         }
@@ -757,14 +791,43 @@ impl GroupTask {
         }
         let bounds = *self.visible.borrow();
         let position = resolve_start(&self.topic, to, bounds)?;
+        let record = GroupRecord {
+            config: self.config.clone(),
+            create_time: self.create_time,
+            ack_floor: position,
+            acked_above: Vec::new(),
+            attempts: Vec::new(),
+            counters: self.counters,
+        };
+        // Written before the state changes, so a failed write leaves the group as it was.
+        self.write_durably(Some(record)).await?;
         self.state = GroupState::new(position, max_deliveries(&self.config));
         self.unsent.clear();
         self.unsent_bytes = 0;
         self.problem = None;
         self.trimmed_to = 0;
-        self.write_durably(Some(self.record())).await?;
         tracing::info!(topic = %self.topic.log().name(), group = %self.name, position, "consumer group reset");
         Ok(self.describe())
+    }
+
+    /// Answers the commands queued behind a deletion: the group is gone.
+    fn refuse_queued(&mut self) {
+        self.commands.close();
+        let gone = || EngineError::GroupNotFound {
+            topic: self.topic.log().name().clone(),
+            group: self.name.clone(),
+        };
+        while let Ok(command) = self.commands.try_recv() {
+            // Callers that went away need no answer.
+            let _ = match command {
+                Command::Join { reply, .. } => reply.send(Err(gone())).map_err(drop),
+                Command::Reset { reply, .. } => reply.send(Err(gone())).map_err(drop),
+                Command::Delete { reply } => reply.send(Err(gone())).map_err(drop),
+                // Describe learns it from the dropped reply; the API then reloads and finds
+                // nothing.
+                Command::Describe { .. } | Command::Settle { .. } | Command::Leave { .. } => Ok(()),
+            };
+        }
     }
 
     async fn delete(&mut self) -> Result<(), EngineError> {
@@ -840,12 +903,10 @@ impl GroupTask {
             let Some(link) = self.members.get_mut(&member) else {
                 continue;
             };
-            if let Err(mpsc::error::TrySendError::Full(MemberMessage::AcksDurable(offsets))) =
+            if let Err(mpsc::error::TrySendError::Full(_)) =
                 link.messages.try_send(MemberMessage::AcksDurable(offsets))
             {
-                // Confirmed with the next flush instead.
-                link.awaiting.extend(offsets);
-                self.dirty = true;
+                self.fail_member(member, self.stalled(member));
             }
         }
     }

@@ -12,7 +12,7 @@ export interface Nack {
    */
   'offset'?: (number | string | Long);
   /**
-   * Wait at least this long before delivering it again. Unset: at once.
+   * Wait at least this long before delivering it again. Unset: at once. At most 24 h.
    */
   'delay'?: (_google_protobuf_Duration | null);
   /**
@@ -30,7 +30,7 @@ export interface Nack__Output {
    */
   'offset': (string);
   /**
-   * Wait at least this long before delivering it again. Unset: at once.
+   * Wait at least this long before delivering it again. Unset: at once. At most 24 h.
    */
   'delay': (_google_protobuf_Duration__Output | null);
   /**
