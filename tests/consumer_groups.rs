@@ -947,7 +947,12 @@ async fn a_member_that_stops_reading_its_stream_is_removed_with_an_error() {
     let server = TestServer::start().await;
     let mut client = server.client().await;
     // Large, so the client's HTTP/2 window fills after a few dozen unread copies.
-    publish(&mut client, "orders", vec![event("Big", vec![7; 64 * 1024])]).await;
+    publish(
+        &mut client,
+        "orders",
+        vec![event("Big", vec![7; 64 * 1024])],
+    )
+    .await;
     create_group(
         &mut client,
         pb::CreateConsumerGroupRequest {

@@ -112,8 +112,63 @@ enum Command {
 struct Joined {
     member: state::MemberId,
     group: GroupInfo,
-    messages: mpsc::Receiver<MemberMessage>,
+    deliveries: mpsc::Receiver<Vec<GroupDelivery>>,
+    confirmations: ConfirmationsReceiver,
     failure: oneshot::Receiver<EngineError>,
+}
+
+/// Acknowledgements made durable for one member, merged until the member's stream takes them:
+/// however long the member takes to read, they cost one list, never a queue of messages.
+pub(super) struct Confirmations {
+    offsets: Mutex<Vec<u64>>,
+}
+
+/// The group's end of a member's confirmations.
+pub(super) struct ConfirmationsSender {
+    shared: Arc<Confirmations>,
+    /// Rings when offsets were added; holds at most one ring.
+    doorbell: mpsc::Sender<()>,
+}
+
+/// The member stream's end of its confirmations.
+struct ConfirmationsReceiver {
+    shared: Arc<Confirmations>,
+    doorbell: mpsc::Receiver<()>,
+}
+
+/// A member's confirmations, both ends.
+fn confirmations() -> (ConfirmationsSender, ConfirmationsReceiver) {
+    let shared = Arc::new(Confirmations {
+        offsets: Mutex::new(Vec::new()),
+    });
+    let (doorbell, rung) = mpsc::channel(1);
+    (
+        ConfirmationsSender {
+            shared: Arc::clone(&shared),
+            doorbell,
+        },
+        ConfirmationsReceiver {
+            shared,
+            doorbell: rung,
+        },
+    )
+}
+
+impl Confirmations {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<u64>> {
+        self.offsets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl ConfirmationsSender {
+    /// Adds `offsets` for the member's stream to send.
+    pub(super) fn confirm(&self, offsets: Vec<u64>) {
+        self.shared.lock().extend(offsets);
+        // Full: a ring is already pending, and it will take these offsets too.
+        let _ = self.doorbell.try_send(());
+    }
 }
 
 /// A member of a consumer group: the group as joined, the way to report on deliveries, and the
@@ -163,7 +218,8 @@ impl MemberFeedback {
 pub struct MemberMessages {
     member: state::MemberId,
     commands: mpsc::Sender<Command>,
-    messages: mpsc::Receiver<MemberMessage>,
+    deliveries: mpsc::Receiver<Vec<GroupDelivery>>,
+    confirmations: ConfirmationsReceiver,
     failure: Option<oneshot::Receiver<EngineError>>,
 }
 
@@ -175,15 +231,24 @@ impl Stream for MemberMessages {
             match Pin::new(failure).poll(cx) {
                 Poll::Ready(Ok(error)) => {
                     self.failure = None;
-                    self.messages.close();
+                    self.deliveries.close();
                     return Poll::Ready(Some(Err(error)));
                 }
                 Poll::Ready(Err(_)) => self.failure = None,
                 Poll::Pending => {}
             }
         }
-        match self.messages.poll_recv(cx) {
-            Poll::Ready(Some(message)) => Poll::Ready(Some(Ok(message))),
+        // Ready(None) only once the group dropped the member: the deliveries channel says so too.
+        if let Poll::Ready(Some(())) = self.confirmations.doorbell.poll_recv(cx) {
+            let offsets = std::mem::take(&mut *self.confirmations.shared.lock());
+            if !offsets.is_empty() {
+                return Poll::Ready(Some(Ok(MemberMessage::AcksDurable(offsets))));
+            }
+        }
+        match self.deliveries.poll_recv(cx) {
+            Poll::Ready(Some(deliveries)) => {
+                Poll::Ready(Some(Ok(MemberMessage::Deliveries(deliveries))))
+            }
             Poll::Ready(None) if self.failure.is_some() => Poll::Pending,
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,
@@ -226,7 +291,8 @@ pub struct GroupGauges {
 /// A loaded group: its task's command queue and gauges.
 struct Loaded {
     commands: mpsc::Sender<Command>,
-    gauges: watch::Receiver<GroupGauges>,
+    /// `None` until the task has loaded the group and published its first numbers.
+    gauges: watch::Receiver<Option<GroupGauges>>,
 }
 
 type LoadedGroups = HashMap<(TopicName, GroupName), Loaded>;
@@ -264,7 +330,10 @@ impl Groups {
             .lock()
             .iter()
             .filter(|(_, group)| !group.commands.is_closed())
-            .map(|((topic, name), group)| (topic.clone(), name.clone(), *group.gauges.borrow()))
+            .filter_map(|((topic, name), group)| {
+                let gauges = (*group.gauges.borrow())?;
+                Some((topic.clone(), name.clone(), gauges))
+            })
             .collect();
         gauges.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         gauges
@@ -427,7 +496,8 @@ impl Broker {
             messages: MemberMessages {
                 member: joined.member,
                 commands,
-                messages: joined.messages,
+                deliveries: joined.deliveries,
+                confirmations: joined.confirmations,
                 failure: Some(joined.failure),
             },
         })
@@ -481,7 +551,7 @@ impl Broker {
             }
         };
         let (commands, queue) = mpsc::channel(COMMAND_QUEUE);
-        let (gauges_tx, gauges) = watch::channel(GroupGauges::default());
+        let (gauges_tx, gauges) = watch::channel(None);
         let group = task::GroupTask::new(
             Arc::clone(&handle),
             name.clone(),

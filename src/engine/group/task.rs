@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::state::{AckOutcome, Assignment, DeadLetter, GroupState, MemberId};
 use super::{
-    Command, GroupDelivery, GroupGauges, Joined, MAX_IN_FLIGHT, MemberMessage, Settlement,
+    Command, ConfirmationsSender, GroupDelivery, GroupGauges, Joined, MAX_IN_FLIGHT, Settlement,
 };
 use crate::engine::limits::SubscriptionSlot;
 use crate::engine::subscription::{StartAt, resolve_start};
@@ -40,15 +40,18 @@ const MESSAGE_BYTES: usize = 1024 * 1024;
 const ROUNDS_PER_TURN: usize = 16;
 /// How long a failed flush or dead-letter publish waits before it is tried again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
-/// Messages a member's channel holds beyond its in-flight limit: confirmations of acks.
-const CONFIRMATION_ROOM: usize = 64;
+/// Messages a member's channel holds beyond its in-flight limit: copies of deliveries sent again
+/// after their deadline passed while the member had not read the first. A member that lets more
+/// pile up is not reading its stream.
+const STALE_COPIES: usize = 64;
 
 /// The outcome of one flush, with the acknowledgements it made durable, per member.
 type Flushed = (Result<(), EngineError>, Vec<(MemberId, Vec<u64>)>);
 
 /// A member as the task sees it.
 struct MemberLink {
-    messages: mpsc::Sender<MemberMessage>,
+    deliveries: mpsc::Sender<Vec<GroupDelivery>>,
+    confirmations: ConfirmationsSender,
     failure: Option<oneshot::Sender<EngineError>>,
     /// Acknowledgements received since the last flush started.
     awaiting: Vec<u64>,
@@ -79,7 +82,7 @@ pub(super) struct Links {
     /// Requests from members and the API.
     pub commands: mpsc::Receiver<Command>,
     /// Where monitoring reads the group's numbers.
-    pub gauges: watch::Sender<GroupGauges>,
+    pub gauges: watch::Sender<Option<GroupGauges>>,
     /// Cancelled when the server shuts down.
     pub shutdown: CancellationToken,
 }
@@ -112,7 +115,7 @@ pub(super) struct GroupTask {
     busy: bool,
     broker: Weak<Broker>,
     commands: mpsc::Receiver<Command>,
-    gauges: watch::Sender<GroupGauges>,
+    gauges: watch::Sender<Option<GroupGauges>>,
     visible: watch::Receiver<Visible>,
     shutdown: CancellationToken,
 }
@@ -495,7 +498,7 @@ impl GroupTask {
             }
             let batch = std::mem::take(&mut message);
             message_bytes = 0;
-            if let Err(error) = link.messages.try_send(MemberMessage::Deliveries(batch)) {
+            if let Err(error) = link.deliveries.try_send(batch) {
                 refused = Some(error);
                 break;
             }
@@ -506,10 +509,8 @@ impl GroupTask {
         let stalled = matches!(refused, mpsc::error::TrySendError::Full(_));
         let (mpsc::error::TrySendError::Full(unsent) | mpsc::error::TrySendError::Closed(unsent)) =
             refused;
-        if let MemberMessage::Deliveries(batch) = unsent {
-            for delivery in batch.into_iter().chain(rest) {
-                self.state.undeliver(delivery.event.offset);
-            }
+        for delivery in unsent.into_iter().chain(rest) {
+            self.state.undeliver(delivery.event.offset);
         }
         if stalled {
             self.fail_member(member, self.stalled(member));
@@ -525,7 +526,7 @@ impl GroupTask {
             waiting: self
                 .members
                 .get(&member)
-                .map_or(0, |link| link.messages.max_capacity()),
+                .map_or(0, |link| link.deliveries.max_capacity()),
         }
     }
 
@@ -656,12 +657,14 @@ impl GroupTask {
         let max_in_flight = max_in_flight.clamp(1, MAX_IN_FLIGHT);
         let member = self.next_member;
         self.next_member += 1;
-        let (messages, receiver) = mpsc::channel(max_in_flight + CONFIRMATION_ROOM);
+        let (deliveries, receiver) = mpsc::channel(max_in_flight + STALE_COPIES);
+        let (confirmations, confirmations_receiver) = super::confirmations();
         let (failure, failed) = oneshot::channel();
         self.members.insert(
             member,
             MemberLink {
-                messages,
+                deliveries,
+                confirmations,
                 failure: Some(failure),
                 awaiting: Vec::new(),
                 _slot: slot,
@@ -671,7 +674,8 @@ impl GroupTask {
         Ok(Joined {
             member,
             group: self.describe(),
-            messages: receiver,
+            deliveries: receiver,
+            confirmations: confirmations_receiver,
             failure: failed,
         })
     }
@@ -752,8 +756,8 @@ impl GroupTask {
             stuck: self.problem.is_some(),
         };
         self.gauges.send_if_modified(|current| {
-            let changed = *current != gauges;
-            *current = gauges;
+            let changed = *current != Some(gauges);
+            *current = Some(gauges);
             changed
         });
     }
@@ -903,11 +907,7 @@ impl GroupTask {
             let Some(link) = self.members.get_mut(&member) else {
                 continue;
             };
-            if let Err(mpsc::error::TrySendError::Full(_)) =
-                link.messages.try_send(MemberMessage::AcksDurable(offsets))
-            {
-                self.fail_member(member, self.stalled(member));
-            }
+            link.confirmations.confirm(offsets);
         }
     }
 
