@@ -988,3 +988,49 @@ async fn a_member_that_stops_reading_its_stream_is_removed_with_an_error() {
     let delivery = reading.take(1).await;
     reading.ack_durably(&offsets(&delivery)).await;
 }
+
+#[tokio::test]
+async fn dead_letters_that_cannot_be_published_wait_and_say_why() {
+    let server = TestServer::start_with(|config| config.auto_create_topics = false).await;
+    let mut client = server.client().await;
+    create_topic(&mut client, "orders", None).await;
+    publish_many(&mut client, "orders", 1, |_| String::new()).await;
+    create_group(
+        &mut client,
+        pb::CreateConsumerGroupRequest {
+            topic: "orders".into(),
+            name: "email".into(),
+            config: Some(pb::ConsumerGroupConfig {
+                max_deliveries: 1,
+                dead_letter_topic: "failed-orders".into(),
+                ..Default::default()
+            }),
+            start: None,
+        },
+    )
+    .await
+    .expect("create group (and its dead-letter topic)");
+    within(client.delete_topic(pb::DeleteTopicRequest {
+        name: "failed-orders".into(),
+    }))
+    .await
+    .expect("delete the dead-letter topic");
+    let mut member = Member::join(&mut client, "orders", "email", 1).await;
+    member.take(1).await;
+    member.nack(0, Duration::ZERO, "bad").await;
+    let group = wait_for_group(&mut client, "orders", "email", |group| {
+        !group.problem.is_empty()
+    })
+    .await;
+    assert!(
+        group.problem.contains("publishing dead letters fails"),
+        "{}",
+        group.problem
+    );
+    assert!(group.problem.contains("failed-orders"), "{}", group.problem);
+    assert_eq!((group.ack_floor, group.dead_lettered), (0, 0));
+    create_topic(&mut client, "failed-orders", None).await;
+    let group = wait_for_group(&mut client, "orders", "email", |group| group.ack_floor == 1).await;
+    assert_eq!((group.dead_lettered, group.problem.as_str()), (1, ""));
+    assert_eq!(read_all(&mut client, "failed-orders").await.len(), 1);
+}

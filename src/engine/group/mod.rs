@@ -165,7 +165,12 @@ impl Confirmations {
 impl ConfirmationsSender {
     /// Adds `offsets` for the member's stream to send.
     pub(super) fn confirm(&self, offsets: Vec<u64>) {
-        self.shared.lock().extend(offsets);
+        let mut pending = self.shared.lock();
+        pending.extend(offsets);
+        // A member acking the same offsets again and again gets each confirmed once.
+        pending.sort_unstable();
+        pending.dedup();
+        drop(pending);
         // Full: a ring is already pending, and it will take these offsets too.
         let _ = self.doorbell.try_send(());
     }

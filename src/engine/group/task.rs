@@ -104,6 +104,8 @@ pub(super) struct GroupTask {
     unsent_bytes: usize,
     /// Why the group delivers nothing, if it does not.
     problem: Option<EngineError>,
+    /// Why dead letters cannot be published, while they cannot.
+    dead_letters_failing: Option<String>,
     /// The oldest retained offset as a failed read found it, ahead of the visible range.
     trimmed_to: u64,
     /// Acknowledgements or positions changed since the last flush started.
@@ -141,6 +143,7 @@ impl GroupTask {
             unsent: BTreeMap::new(),
             unsent_bytes: 0,
             problem: None,
+            dead_letters_failing: None,
             trimmed_to: 0,
             dirty: false,
             flushing: None,
@@ -543,9 +546,13 @@ impl GroupTask {
                 }
                 self.counters.dead_lettered += dead_letters.len() as u64;
                 self.dirty = true;
+                self.dead_letters_failing = None;
             }
             Err(error) => {
                 tracing::warn!(topic = %self.topic.log().name(), group = %self.name, %error, "publishing dead letters failed; trying again");
+                self.dead_letters_failing = Some(format!(
+                    "publishing dead letters fails, so their keys and the ack floor wait (trying again every second): {error}"
+                ));
                 let retry_at = Instant::now() + RETRY_AFTER;
                 for dead_letter in &dead_letters {
                     self.state.retry_dead_letter(dead_letter.offset, retry_at);
@@ -781,7 +788,11 @@ impl GroupTask {
             members: self.members.len(),
             in_flight: self.state.in_flight() as u64,
             counters: self.counters,
-            problem: self.problem.as_ref().map(ToString::to_string),
+            problem: self
+                .problem
+                .as_ref()
+                .map(ToString::to_string)
+                .or_else(|| self.dead_letters_failing.clone()),
         }
     }
 
