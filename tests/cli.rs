@@ -269,6 +269,66 @@ async fn topics_are_created_described_listed_and_deleted() {
 }
 
 #[tokio::test]
+async fn consumer_groups_are_created_listed_reset_and_deleted() {
+    let (_dir, server) = start_server().await;
+    let addr = server.addr;
+    for _ in 0..3 {
+        eventstream(addr, "publish --topic orders --type OrderPlaced")
+            .json()
+            .await;
+    }
+    let created = eventstream(
+        addr,
+        "groups --topic orders create email --offset 1 --ack-deadline 2m --max-deliveries 5 --format json",
+    )
+    .json()
+    .await;
+    assert_eq!(created[0]["name"], "email");
+    assert_eq!(created[0]["ack_floor"], 1);
+    assert_eq!(created[0]["lag"], 2);
+    assert_eq!(created[0]["ack_deadline_ms"], 120_000);
+    assert_eq!(created[0]["dead_letter_topic"], "orders.email.dead-letters");
+    assert_eq!(created[0]["out_of_range"], "OUT_OF_RANGE_POLICY_FAIL");
+
+    eventstream(addr, "groups create fraud --topic orders --latest")
+        .stdout()
+        .await;
+    let table = eventstream(addr, "groups list --topic orders")
+        .stdout()
+        .await;
+    let rows: Vec<&str> = table.lines().collect();
+    assert!(
+        rows[0].starts_with("NAME") && rows[0].contains("LAG"),
+        "{table}"
+    );
+    assert!(rows[1].starts_with("email"), "{table}");
+    assert!(rows[2].starts_with("fraud"), "{table}");
+
+    let reset = eventstream(
+        addr,
+        "groups reset email --topic orders --earliest --format json",
+    )
+    .json()
+    .await;
+    assert_eq!(
+        (reset[0]["ack_floor"].clone(), reset[0]["lag"].clone()),
+        (0.into(), 3.into())
+    );
+    let no_target = eventstream(addr, "groups reset email --topic orders")
+        .error(2)
+        .await;
+    assert!(no_target.contains("--earliest"), "{no_target}");
+
+    eventstream(addr, "groups delete fraud --topic orders")
+        .stdout()
+        .await;
+    let missing = eventstream(addr, "groups get fraud --topic orders")
+        .error(1)
+        .await;
+    assert!(missing.contains("not found"), "{missing}");
+}
+
+#[tokio::test]
 async fn failures_print_one_line_and_exit_with_their_code() {
     let (dir, server) = start_server().await;
     let addr = server.addr;

@@ -1,4 +1,4 @@
-//! The client subcommands of `eventstream` (`publish`, `subscribe`, `topics`), built on
+//! The client subcommands of `eventstream` (`publish`, `subscribe`, `topics`, `groups`), built on
 //! [`eventstream::client`]. Results go to stdout (JSON lines, or text and tables for people);
 //! errors are one line on stderr with a non-zero exit code:
 //!
@@ -8,6 +8,7 @@
 //! | 2 | bad usage or local input (an unreadable file, an invalid server address) |
 //! | 3 | the server could not be reached within `--timeout` |
 
+mod groups;
 mod output;
 mod publish;
 mod subscribe;
@@ -38,6 +39,9 @@ pub enum ClientCommand {
     /// List, describe, create and delete topics.
     #[command(after_help = EXIT_CODES)]
     Topics(topics::TopicsArgs),
+    /// List, describe, create, reset and delete a topic's consumer groups.
+    #[command(after_help = EXIT_CODES)]
+    Groups(groups::GroupsArgs),
 }
 
 /// How to reach the server; accepted by every client subcommand.
@@ -146,6 +150,7 @@ pub async fn run(command: ClientCommand) -> ExitCode {
         ClientCommand::Publish(args) => publish::run(args).await,
         ClientCommand::Subscribe(args) => subscribe::run(args).await,
         ClientCommand::Topics(args) => topics::run(args).await,
+        ClientCommand::Groups(args) => groups::run(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

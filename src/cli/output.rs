@@ -71,3 +71,30 @@ mod tests {
         assert!(parse_rfc3339("yesterday").is_err());
     }
 }
+
+/// `rows` under `headings`, in columns padded to their widest cell.
+pub fn table<const N: usize>(
+    out: &mut impl Write,
+    headings: [&str; N],
+    rows: &[[String; N]],
+) -> Result<(), CliError> {
+    let widths: Vec<usize> = (0..N)
+        .map(|column| {
+            rows.iter()
+                .map(|row| row[column].chars().count())
+                .chain([headings[column].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let headings = headings.map(str::to_string);
+    for row in std::iter::once(&headings).chain(rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, &width)| format!("{cell:<width$}"))
+            .collect();
+        writeln!(out, "{}", cells.join("  ").trim_end())?;
+    }
+    Ok(())
+}

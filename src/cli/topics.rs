@@ -7,7 +7,7 @@ use eventstream::client::{TopicSettings, system_time};
 use eventstream::pb;
 use indicatif::HumanBytes;
 
-use super::output::{Format, json_line, rfc3339};
+use super::output::{Format, json_line, rfc3339, table};
 use super::{CliError, ServerArgs};
 
 /// `eventstream topics` options.
@@ -200,23 +200,5 @@ fn print_table(out: &mut impl Write, topics: &[pb::Topic]) -> Result<(), CliErro
             ]
         })
         .collect();
-    let widths: Vec<usize> = (0..HEADINGS.len())
-        .map(|column| {
-            rows.iter()
-                .map(|row| row[column].chars().count())
-                .chain([HEADINGS[column].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let headings = HEADINGS.map(str::to_string);
-    for row in std::iter::once(&headings).chain(&rows) {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, &width)| format!("{cell:<width$}"))
-            .collect();
-        writeln!(out, "{}", cells.join("  ").trim_end())?;
-    }
-    Ok(())
+    table(out, HEADINGS, &rows)
 }
