@@ -51,27 +51,6 @@ pub fn json_line(out: &mut impl Write, value: &impl serde::Serialize) -> Result<
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn payloads_are_text_when_they_can_be() {
-        assert_eq!(
-            payload_text(b"{\"a\":1}"),
-            ("{\"a\":1}".to_string(), "utf8")
-        );
-        assert_eq!(payload_text(&[0xff, 0x00]), ("/wA=".to_string(), "base64"));
-    }
-
-    #[test]
-    fn times_round_trip_through_rfc3339() {
-        let time = parse_rfc3339("2024-05-01T12:00:00.5+02:00").expect("parse");
-        assert_eq!(rfc3339(time), "2024-05-01T10:00:00.500Z");
-        assert!(parse_rfc3339("yesterday").is_err());
-    }
-}
-
 /// `rows` under `headings`, in columns padded to their widest cell.
 pub fn table<const N: usize>(
     out: &mut impl Write,
@@ -97,4 +76,25 @@ pub fn table<const N: usize>(
         writeln!(out, "{}", cells.join("  ").trim_end())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_are_text_when_they_can_be() {
+        assert_eq!(
+            payload_text(b"{\"a\":1}"),
+            ("{\"a\":1}".to_string(), "utf8")
+        );
+        assert_eq!(payload_text(&[0xff, 0x00]), ("/wA=".to_string(), "base64"));
+    }
+
+    #[test]
+    fn times_round_trip_through_rfc3339() {
+        let time = parse_rfc3339("2024-05-01T12:00:00.5+02:00").expect("parse");
+        assert_eq!(rfc3339(time), "2024-05-01T10:00:00.500Z");
+        assert!(parse_rfc3339("yesterday").is_err());
+    }
 }
