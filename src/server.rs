@@ -15,7 +15,7 @@ use crate::api::{
     Authenticator, EventStreamApi, EventStreamServiceServer, ObserveLayer, request_limit, standard,
 };
 use crate::auth::{AuthFileError, Tokens};
-use crate::config::Config;
+use crate::config::{Config, FsyncPolicy};
 use crate::engine::{Broker, EngineError, EngineSettings};
 use crate::storage::{Store, StoreError};
 use crate::telemetry::{MetricsEndpoint, MetricsError};
@@ -26,6 +26,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a client gets to complete the TLS handshake: a connection that stalls in it holds
 /// a socket and a task.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often sled writes its buffers out by itself under `--fsync never` (its default).
+const SLED_BACKGROUND_FLUSH: Duration = Duration::from_millis(500);
 
 /// Why the server could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -100,9 +102,15 @@ pub async fn run(
     };
     let data_dir = config.data_dir.clone();
     let cache_bytes = config.cache_bytes;
-    let store = tokio::task::spawn_blocking(move || Store::open(&data_dir, cache_bytes))
-        .await
-        .map_err(EngineError::from)??;
+    // With fsync on, every group commit flushes; with it off, sled's own flusher is all there is.
+    let background_flush = match config.fsync {
+        FsyncPolicy::Always => None,
+        FsyncPolicy::Never => Some(SLED_BACKGROUND_FLUSH),
+    };
+    let store =
+        tokio::task::spawn_blocking(move || Store::open(&data_dir, cache_bytes, background_flush))
+            .await
+            .map_err(EngineError::from)??;
     store.set_min_free_bytes(config.min_free_disk_bytes);
     let broker = Broker::open(
         store,

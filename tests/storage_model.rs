@@ -59,7 +59,7 @@ impl Model {
 }
 
 fn open(dir: &Path) -> (Store, TopicLog) {
-    let store = Store::open(dir, 8 * 1024 * 1024).expect("open store");
+    let store = Store::open(dir, 8 * 1024 * 1024, None).expect("open store");
     let meta = TopicMeta {
         config: TopicConfig {
             retention_age: None,

@@ -26,7 +26,8 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let report = Store::open(&args.data_dir, 64 * 1024 * 1024).and_then(|store| store.verify());
+    let report =
+        Store::open(&args.data_dir, 64 * 1024 * 1024, None).and_then(|store| store.verify());
     match report {
         Ok(report) => {
             print!("{}", render(&report));

@@ -176,12 +176,26 @@ pub enum Recovered {
 }
 
 impl Store {
-    /// Opens (or creates) the store in `dir`, caching up to `cache_bytes` in memory.
-    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
+    /// Opens (or creates) the store in `dir`, caching up to `cache_bytes` in memory. With
+    /// `background_flush`, sled also writes its buffers out on its own at that interval (for
+    /// `--fsync never`, where nothing else does); without, only [`Store::sync`] does: sled's
+    /// background flush contends with the group commit's and, measured here, made the 99th
+    /// percentile of publish latency at 5,000 events/s ten times worse.
+    pub fn open(
+        dir: &Path,
+        cache_bytes: u64,
+        background_flush: Option<std::time::Duration>,
+    ) -> Result<Self, StoreError> {
         durability::create_dir_durably(dir)?;
+        let flush_every_ms = background_flush.map(|interval| {
+            u64::try_from(interval.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1)
+        });
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
+            .flush_every_ms(flush_every_ms)
             .open()?;
         let disk = DiskSync::new(dir)?;
         let recorded_ends = checkpoint::read(dir).map_err(|error| error.to_string());
