@@ -180,6 +180,24 @@ async fn get_group(client: &mut Client, topic: &str, name: &str) -> pb::Consumer
     .expect("group")
 }
 
+/// Creates the group `email` of `orders` with `config`, starting at the oldest event.
+async fn create_email_group(
+    client: &mut Client,
+    config: pb::ConsumerGroupConfig,
+) -> pb::ConsumerGroup {
+    create_group(
+        client,
+        pb::CreateConsumerGroupRequest {
+            topic: "orders".into(),
+            name: "email".into(),
+            config: Some(config),
+            start: None,
+        },
+    )
+    .await
+    .expect("create group")
+}
+
 /// Polls GetConsumerGroup until `done` holds (bounded by `TIMEOUT`).
 async fn wait_for_group(
     client: &mut Client,
@@ -465,20 +483,14 @@ async fn a_passed_ack_deadline_redelivers_and_extending_it_does_not() {
     let server = TestServer::start().await;
     let mut client = server.client().await;
     publish_many(&mut client, "orders", 2, |_| String::new()).await;
-    create_group(
+    create_email_group(
         &mut client,
-        pb::CreateConsumerGroupRequest {
-            topic: "orders".into(),
-            name: "email".into(),
-            config: Some(pb::ConsumerGroupConfig {
-                ack_deadline: Some(Duration::from_millis(300).try_into().expect("duration")),
-                ..Default::default()
-            }),
-            start: None,
+        pb::ConsumerGroupConfig {
+            ack_deadline: Some(Duration::from_millis(300).try_into().expect("duration")),
+            ..Default::default()
         },
     )
-    .await
-    .expect("create group");
+    .await;
     let mut member = Member::join(&mut client, "orders", "email", 10).await;
     let delivered_at = Instant::now();
     assert_eq!(offsets(&member.take(2).await), vec![0, 1]);
@@ -522,20 +534,14 @@ async fn an_event_out_of_attempts_goes_to_the_dead_letter_topic() {
         ],
     )
     .await;
-    let group = create_group(
+    let group = create_email_group(
         &mut client,
-        pb::CreateConsumerGroupRequest {
-            topic: "orders".into(),
-            name: "email".into(),
-            config: Some(pb::ConsumerGroupConfig {
-                max_deliveries: 2,
-                ..Default::default()
-            }),
-            start: None,
+        pb::ConsumerGroupConfig {
+            max_deliveries: 2,
+            ..Default::default()
         },
     )
-    .await
-    .expect("create group");
+    .await;
     let dead_letter_topic = group.config.expect("config").dead_letter_topic;
     assert_eq!(dead_letter_topic, "orders.email.dead-letters");
     let mut member = Member::join(&mut client, "orders", "email", 10).await;
@@ -904,20 +910,14 @@ async fn attempts_survive_a_restart_so_max_deliveries_holds_across_it() {
     let server = ChildServer::start(data_dir.path(), &[]).await;
     let mut client = server.client().await;
     publish_many(&mut client, "orders", 1, |_| String::new()).await;
-    create_group(
+    create_email_group(
         &mut client,
-        pb::CreateConsumerGroupRequest {
-            topic: "orders".into(),
-            name: "email".into(),
-            config: Some(pb::ConsumerGroupConfig {
-                max_deliveries: 2,
-                ..Default::default()
-            }),
-            start: None,
+        pb::ConsumerGroupConfig {
+            max_deliveries: 2,
+            ..Default::default()
         },
     )
-    .await
-    .expect("create group");
+    .await;
     let mut member = Member::join(&mut client, "orders", "email", 1).await;
     assert_eq!(member.take(1).await[0].attempt, 1);
     // The attempt is saved by the flush after the delivery, or at shutdown at the latest.
@@ -953,21 +953,15 @@ async fn a_member_that_stops_reading_its_stream_is_removed_with_an_error() {
         vec![event("Big", vec![7; 64 * 1024])],
     )
     .await;
-    create_group(
+    create_email_group(
         &mut client,
-        pb::CreateConsumerGroupRequest {
-            topic: "orders".into(),
-            name: "email".into(),
-            config: Some(pb::ConsumerGroupConfig {
-                // Every expiry sends the event again, to the only member: its stream fills.
-                ack_deadline: Some(Duration::from_millis(1).try_into().expect("duration")),
-                ..Default::default()
-            }),
-            start: None,
+        pb::ConsumerGroupConfig {
+            // Every expiry sends the event again, to the only member: its stream fills.
+            ack_deadline: Some(Duration::from_millis(1).try_into().expect("duration")),
+            ..Default::default()
         },
     )
-    .await
-    .expect("create group");
+    .await;
     let mut stalled = Member::join(&mut client, "orders", "email", 1).await;
     let group = wait_for_group(&mut client, "orders", "email", |group| group.members == 0).await;
     assert!(group.redeliveries > 0);
@@ -995,21 +989,15 @@ async fn dead_letters_that_cannot_be_published_wait_and_say_why() {
     let mut client = server.client().await;
     create_topic(&mut client, "orders", None).await;
     publish_many(&mut client, "orders", 1, |_| String::new()).await;
-    create_group(
+    create_email_group(
         &mut client,
-        pb::CreateConsumerGroupRequest {
-            topic: "orders".into(),
-            name: "email".into(),
-            config: Some(pb::ConsumerGroupConfig {
-                max_deliveries: 1,
-                dead_letter_topic: "failed-orders".into(),
-                ..Default::default()
-            }),
-            start: None,
+        pb::ConsumerGroupConfig {
+            max_deliveries: 1,
+            dead_letter_topic: "failed-orders".into(),
+            ..Default::default()
         },
     )
-    .await
-    .expect("create group (and its dead-letter topic)");
+    .await;
     within(client.delete_topic(pb::DeleteTopicRequest {
         name: "failed-orders".into(),
     }))

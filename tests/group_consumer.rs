@@ -8,29 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{ChildServer, within};
-use eventstream::client::{
-    BoxError, Client, ClientError, GroupConsumer, GroupOptions, RetryPolicy, event,
-};
+use common::{ChildServer, client_of, within};
+use eventstream::client::{BoxError, Client, ClientError, GroupConsumer, GroupOptions, event};
 use tokio::sync::{Notify, oneshot};
 use tokio_util::sync::CancellationToken;
-
-/// Reconnects quick enough for tests, patient enough for a server restart.
-const TEST_RETRY: RetryPolicy = RetryPolicy {
-    initial_backoff: Duration::from_millis(20),
-    max_backoff: Duration::from_millis(200),
-    max_attempts: None,
-    total_timeout: Some(Duration::from_secs(20)),
-    ..RetryPolicy::PUBLISH
-};
-
-fn client_of(server: &ChildServer) -> Client {
-    Client::builder(&format!("http://{}", server.addr))
-        .publish_retry(TEST_RETRY)
-        .reconnect(TEST_RETRY)
-        .connect_lazy()
-        .expect("client")
-}
 
 async fn publish_numbered(client: &Client, topic: &str, count: usize) {
     let events = (0..count)

@@ -9,30 +9,13 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{ChildServer, within};
+use common::{ChildServer, TEST_RETRY, client_of, within};
 use eventstream::client::fault::LoseReplies;
 use eventstream::client::{
     BoxError, Client, ClientError, DurableConsumer, RetryPolicy, RunUntil, StagedState, StartAt,
     SubscribeOptions, Subscription, event,
 };
 use eventstream::pb;
-
-/// Retries quick enough for tests, patient enough for a server restart.
-const TEST_RETRY: RetryPolicy = RetryPolicy {
-    initial_backoff: Duration::from_millis(20),
-    max_backoff: Duration::from_millis(200),
-    max_attempts: None,
-    total_timeout: Some(Duration::from_secs(20)),
-    ..RetryPolicy::PUBLISH
-};
-
-fn client_of(server: &ChildServer) -> Client {
-    Client::builder(&format!("http://{}", server.addr))
-        .publish_retry(TEST_RETRY)
-        .reconnect(TEST_RETRY)
-        .connect_lazy()
-        .expect("client")
-}
 
 /// Events `first..first + count` of a test, each payload naming its number.
 fn numbered(first: usize, count: usize, payload_bytes: usize) -> Vec<pb::EventData> {

@@ -139,6 +139,7 @@ impl prost::Message for ConsumeResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::subscribe_response::tests::event;
     use prost::Message;
 
     /// What prost would generate for the proto's ConsumeResponse.
@@ -150,17 +151,6 @@ mod tests {
         acks_durable: Vec<u64>,
         #[prost(message, optional, tag = "3")]
         group: Option<pb::ConsumerGroup>,
-    }
-
-    fn event(offset: u64) -> pb::Event {
-        pb::Event {
-            id: format!("id-{offset}"),
-            topic: "orders".into(),
-            offset,
-            r#type: "Placed".into(),
-            payload: Bytes::from(vec![7; 300]),
-            ..Default::default()
-        }
     }
 
     #[test]

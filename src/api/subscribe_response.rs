@@ -107,7 +107,7 @@ impl prost::Message for SubscribeResponse {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use prost::Message;
 
@@ -122,7 +122,8 @@ mod tests {
         caught_up: bool,
     }
 
-    fn event(offset: u64) -> pb::Event {
+    /// An event with a 300-byte payload, for encoding tests.
+    pub(in crate::api) fn event(offset: u64) -> pb::Event {
         pb::Event {
             id: format!("id-{offset}"),
             topic: "orders".into(),

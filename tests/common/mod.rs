@@ -11,6 +11,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use eventstream::client::RetryPolicy;
 use eventstream::config::Config;
 use eventstream::pb;
 use eventstream::pb::event_stream_service_client::EventStreamServiceClient;
@@ -133,6 +134,24 @@ pub async fn channel(addr: SocketAddr) -> Channel {
         }
     })
     .await
+}
+
+/// Retries of the Rust client quick enough for tests, patient enough for a server restart.
+pub const TEST_RETRY: RetryPolicy = RetryPolicy {
+    initial_backoff: Duration::from_millis(20),
+    max_backoff: Duration::from_millis(200),
+    max_attempts: None,
+    total_timeout: Some(Duration::from_secs(20)),
+    ..RetryPolicy::PUBLISH
+};
+
+/// A Rust client (`eventstream::client`) of `server`, retrying with [`TEST_RETRY`].
+pub fn client_of(server: &ChildServer) -> eventstream::client::Client {
+    eventstream::client::Client::builder(&format!("http://{}", server.addr))
+        .publish_retry(TEST_RETRY)
+        .reconnect(TEST_RETRY)
+        .connect_lazy()
+        .expect("client")
 }
 
 /// The server binary, run as a child process (for kill -9 and signal tests).
