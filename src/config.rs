@@ -59,6 +59,15 @@ pub struct Config {
     #[arg(long, env = "EVENTSTREAM_MAX_TOPICS", default_value_t = 10_000)]
     pub max_topics: usize,
 
+    /// Most consumer groups the server holds, over all topics; creating one more, explicitly or
+    /// by a first Consume, fails with RESOURCE_EXHAUSTED.
+    #[arg(
+        long,
+        env = "EVENTSTREAM_MAX_CONSUMER_GROUPS",
+        default_value_t = 10_000
+    )]
+    pub max_consumer_groups: usize,
+
     /// Most open Subscribe streams on the whole server; one more fails with RESOURCE_EXHAUSTED.
     #[arg(long, env = "EVENTSTREAM_MAX_SUBSCRIPTIONS", default_value_t = 10_000)]
     pub max_subscriptions: usize,
@@ -157,6 +166,7 @@ impl Config {
             max_event_bytes: 1024 * 1024,
             max_request_bytes: 16 * 1024 * 1024,
             max_topics: 10_000,
+            max_consumer_groups: 10_000,
             max_subscriptions: 10_000,
             max_subscriptions_per_connection: 1_000,
             keepalive_interval: Duration::from_secs(30),

@@ -120,6 +120,7 @@ pub async fn run(
             default_dedup_window: config.default_dedup_window,
             retention_interval: config.retention_interval,
             max_topics: config.max_topics,
+            max_consumer_groups: config.max_consumer_groups,
             max_subscriptions: config.max_subscriptions,
             max_subscriptions_per_connection: config.max_subscriptions_per_connection,
         },

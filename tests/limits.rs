@@ -281,3 +281,46 @@ async fn keepalive_frees_the_subscriptions_of_a_peer_that_stopped_answering() {
     let mut stream = subscribe_once_freed(&mut client, live("t")).await;
     next_response(&mut stream).await;
 }
+
+#[tokio::test]
+async fn consumer_groups_over_the_limit_are_refused_whichever_way_they_are_created() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = ChildServer::start(dir.path(), &["--max-consumer-groups=1"]).await;
+    let mut client = server.client().await;
+    publish(&mut client, "orders", vec![event("E", "1")]).await;
+    let create = |name: &str| pb::CreateConsumerGroupRequest {
+        topic: "orders".into(),
+        name: name.into(),
+        config: None,
+        start: None,
+    };
+    within(client.create_consumer_group(create("email")))
+        .await
+        .expect("the first group");
+    let refused = within(client.create_consumer_group(create("fraud"))).await;
+    assert_limit(
+        &expect_code(refused, Code::ResourceExhausted),
+        "--max-consumer-groups",
+        1,
+    );
+    // A first Consume, which would create the group, is refused the same way.
+    let (requests, outgoing) = tokio::sync::mpsc::channel(1);
+    requests
+        .send(pb::ConsumeRequest {
+            join: Some(pb::ConsumeJoin {
+                topic: "orders".into(),
+                group: "fraud".into(),
+                max_in_flight: 1,
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("queue join");
+    let refused =
+        within(client.consume(tokio_stream::wrappers::ReceiverStream::new(outgoing))).await;
+    assert_limit(
+        &expect_code(refused.map(drop), Code::ResourceExhausted),
+        "--max-consumer-groups",
+        1,
+    );
+}

@@ -1,4 +1,5 @@
-//! Limits on what clients can make the server hold: topics and open subscriptions.
+//! Limits on what clients can make the server hold: topics, consumer groups and open
+//! subscriptions.
 //!
 //! A subscription holds a [`SubscriptionSlot`] for as long as its producer task runs, so a slot
 //! comes free the moment the stream ends for any reason: the client cancelled or disconnected,
@@ -20,6 +21,8 @@ pub enum Limit {
     SubscriptionsPerConnection,
     /// Topics on the server.
     Topics,
+    /// Consumer groups on the server.
+    ConsumerGroups,
 }
 
 impl Limit {
@@ -29,6 +32,7 @@ impl Limit {
             Self::Subscriptions => "--max-subscriptions",
             Self::SubscriptionsPerConnection => "--max-subscriptions-per-connection",
             Self::Topics => "--max-topics",
+            Self::ConsumerGroups => "--max-consumer-groups",
         }
     }
 }
@@ -39,6 +43,7 @@ impl fmt::Display for Limit {
             Self::Subscriptions => "open subscriptions on this server",
             Self::SubscriptionsPerConnection => "open subscriptions on one connection",
             Self::Topics => "topics",
+            Self::ConsumerGroups => "consumer groups",
         })
     }
 }

@@ -50,6 +50,8 @@ pub struct EngineSettings {
     pub retention_interval: Duration,
     /// Topics that can be created; topics already stored all load, even over it.
     pub max_topics: usize,
+    /// Consumer groups that can be created; groups already stored all load, even over it.
+    pub max_consumer_groups: usize,
     /// Open subscriptions on the whole server.
     pub max_subscriptions: usize,
     /// Open subscriptions over one client connection.

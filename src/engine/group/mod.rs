@@ -329,6 +329,14 @@ impl Groups {
             .retain(|(group_topic, _), _| group_topic != topic);
     }
 
+    /// How many groups are loaded (every stored group is).
+    fn count(&self) -> usize {
+        self.lock()
+            .values()
+            .filter(|group| !group.commands.is_closed())
+            .count()
+    }
+
     /// The gauges of every running group, sorted by topic and name.
     fn gauges(&self) -> Vec<(TopicName, GroupName, GroupGauges)> {
         let mut gauges: Vec<_> = self
@@ -587,6 +595,13 @@ impl Broker {
         name: &GroupName,
         group: NewGroup,
     ) -> Result<GroupRecord, EngineError> {
+        let max = self.settings.max_consumer_groups;
+        if self.groups.count() >= max {
+            return Err(EngineError::LimitReached {
+                limit: super::Limit::ConsumerGroups,
+                max,
+            });
+        }
         if let Some(dead_letters) = &group.config.dead_letters
             && self.existing(&dead_letters.topic).is_none()
         {
