@@ -20,6 +20,8 @@ type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 const PAYLOAD_BYTES: usize = 256;
 
+const HEADER: &str = "| workload (256-byte payloads) | events/s (median) | min–max | peak server RSS MiB | notes |\n|---|---|---|---|---|";
+
 #[derive(Parser, Clone)]
 #[command(about = "Measures eventstream's throughput, latency, memory and disk use")]
 struct Args {
@@ -145,29 +147,29 @@ impl Server {
         )
     }
 
-    /// Peak resident memory so far (VmHWM), in bytes.
-    fn peak_rss(&self) -> u64 {
-        let Some(pid) = self.child.id() else { return 0 };
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|status| {
-                status
-                    .lines()
-                    .find_map(|line| line.strip_prefix("VmHWM:"))
-                    .and_then(|rest| {
-                        rest.trim()
-                            .trim_end_matches("kB")
-                            .trim()
-                            .parse::<u64>()
-                            .ok()
-                    })
-            })
-            .map_or(0, |kib| kib * 1024)
-    }
-
     fn disk_bytes(&self) -> u64 {
         dir_size(self.data_dir.path())
     }
+}
+
+/// A process's peak resident memory so far (VmHWM), in bytes.
+fn peak_rss(process: &tokio::process::Child) -> u64 {
+    let Some(pid) = process.id() else { return 0 };
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|rest| {
+                    rest.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+        })
+        .map_or(0, |kib| kib * 1024)
 }
 
 fn dir_size(path: &Path) -> u64 {
@@ -185,12 +187,24 @@ fn dir_size(path: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-fn event(sequence: u64, keyed: bool) -> pb::EventData {
+/// A payload that starts with `sequence` (a number or a send time).
+fn payload(sequence: u64) -> bytes::Bytes {
     let mut payload = vec![b'x'; PAYLOAD_BYTES];
     payload[..8].copy_from_slice(&sequence.to_le_bytes());
+    payload.into()
+}
+
+/// The number a payload starts with.
+fn payload_sequence(payload: &[u8]) -> BenchResult<u64> {
+    Ok(u64::from_le_bytes(
+        payload.get(..8).ok_or("payload too short")?.try_into()?,
+    ))
+}
+
+fn event(sequence: u64, keyed: bool) -> pb::EventData {
     pb::EventData {
         r#type: "BenchEvent".into(),
-        payload: payload.into(),
+        payload: payload(sequence),
         idempotency_key: if keyed {
             uuid::Uuid::new_v4().to_string()
         } else {
@@ -474,9 +488,18 @@ async fn replay(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
     Ok(result)
 }
 
+/// Events per second in the latency workload.
+const LATENCY_RATE: u64 = 5_000;
+
+/// The median and the 99th percentile.
+fn p50_p99(mut latencies: Vec<Duration>) -> (Duration, Duration) {
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    (at(0.5), at(0.99))
+}
+
 async fn latency(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
-    const RATE: u64 = 5_000;
-    let total = RATE * sizes.latency_secs;
+    let total = LATENCY_RATE * sizes.latency_secs;
     let epoch = Instant::now();
     let mut client = server.client().await?;
     let mut stream = client
@@ -493,7 +516,7 @@ async fn latency(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
     let publisher = {
         let client = client.clone();
         tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / RATE));
+            let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / LATENCY_RATE));
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
             let mut in_flight = tokio::task::JoinSet::new();
             for _ in 0..total {
@@ -515,15 +538,13 @@ async fn latency(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
         let response = stream.message().await?.ok_or("stream ended early")?;
         let now = epoch.elapsed().as_nanos() as u64;
         for event in response.events {
-            let sent = u64::from_le_bytes(event.payload[..8].try_into()?);
+            let sent = payload_sequence(&event.payload)?;
             latencies.push(Duration::from_nanos(now.saturating_sub(sent)));
         }
     }
     publisher.await??;
-    latencies.sort();
-    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-    let mut result = sample(server, RATE as f64);
-    result.latency = Some((at(0.5), at(0.99)));
+    let mut result = sample(server, LATENCY_RATE as f64);
+    result.latency = Some(p50_p99(latencies));
     Ok(result)
 }
 
@@ -618,7 +639,7 @@ fn sample(server: &Server, events_per_sec: f64) -> Sample {
     Sample {
         events_per_sec,
         latency: None,
-        peak_rss: server.peak_rss(),
+        peak_rss: peak_rss(&server.child),
         disk_per_event: None,
     }
 }
@@ -632,31 +653,59 @@ fn median_range(mut values: Vec<f64>) -> (f64, f64, f64) {
     )
 }
 
-fn report(name: &str, samples: &[Sample]) {
-    let (rate, low, high) = median_range(samples.iter().map(|s| s.events_per_sec).collect());
-    let rss = samples.iter().map(|s| s.peak_rss).max().unwrap_or(0) as f64 / (1024.0 * 1024.0);
-    let mut extra = String::new();
-    if samples.iter().all(|s| s.latency.is_some()) {
-        let micros = |f: fn(&(Duration, Duration)) -> Duration| {
-            median_range(
-                samples
-                    .iter()
-                    .filter_map(|s| s.latency.as_ref())
-                    .map(|l| f(l).as_secs_f64() * 1e6)
-                    .collect(),
-            )
-            .0
-        };
-        extra = format!(
-            "p50 {:.0} µs, p99 {:.0} µs",
-            micros(|l| l.0),
-            micros(|l| l.1)
-        );
+/// What the table shows of one server's runs of a workload.
+struct Summary {
+    /// Median, lowest and highest events/s.
+    rate: (f64, f64, f64),
+    peak_rss_mib: f64,
+    /// Median p50 and p99 latency in µs, where the workload measures latency.
+    latency_micros: Option<(f64, f64)>,
+    disk_per_event: Option<f64>,
+}
+
+impl Summary {
+    fn new(samples: &[Sample]) -> Self {
+        let latency_micros = samples.iter().all(|s| s.latency.is_some()).then(|| {
+            let micros = |f: fn(&(Duration, Duration)) -> Duration| {
+                median_range(
+                    samples
+                        .iter()
+                        .filter_map(|s| s.latency.as_ref())
+                        .map(|l| f(l).as_secs_f64() * 1e6)
+                        .collect(),
+                )
+                .0
+            };
+            (micros(|l| l.0), micros(|l| l.1))
+        });
+        Self {
+            rate: median_range(samples.iter().map(|s| s.events_per_sec).collect()),
+            peak_rss_mib: samples.iter().map(|s| s.peak_rss).max().unwrap_or(0) as f64
+                / (1024.0 * 1024.0),
+            latency_micros,
+            disk_per_event: samples.iter().find_map(|s| s.disk_per_event),
+        }
     }
-    if let Some(disk) = samples.iter().filter_map(|s| s.disk_per_event).next() {
-        extra = format!("{disk:.0} B on disk per event");
+
+    /// The workload's own measure besides the rate, if any.
+    fn notes(&self) -> String {
+        if let Some(disk) = self.disk_per_event {
+            format!("{disk:.0} B on disk per event")
+        } else if let Some((p50, p99)) = self.latency_micros {
+            format!("p50 {p50:.0} µs, p99 {p99:.0} µs")
+        } else {
+            String::new()
+        }
     }
-    println!("| {name} | {rate:.0} | {low:.0}–{high:.0} | {rss:.0} | {extra} |");
+}
+
+fn report(name: &str, summary: &Summary) {
+    let (rate, low, high) = summary.rate;
+    println!(
+        "| {name} | {rate:.0} | {low:.0}–{high:.0} | {:.0} | {} |",
+        summary.peak_rss_mib,
+        summary.notes()
+    );
 }
 
 #[tokio::main]
@@ -664,10 +713,7 @@ async fn main() -> BenchResult<()> {
     let args = Args::parse();
     let sizes = Sizes::new(args.smoke);
     let runs = if args.smoke { 1 } else { args.runs.max(1) };
-    println!(
-        "| workload (256-byte payloads) | events/s (median) | min–max | peak server RSS MiB | notes |"
-    );
-    println!("|---|---|---|---|---|");
+    println!("{HEADER}");
     macro_rules! workload {
         ($name:expr, $run:expr) => {{
             if args
@@ -680,7 +726,7 @@ async fn main() -> BenchResult<()> {
                     let server = Server::start(&args).await?;
                     samples.push($run(&server, &sizes).await?);
                 }
-                report($name, &samples);
+                report($name, &Summary::new(&samples));
             }
         }};
     }
