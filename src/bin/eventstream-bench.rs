@@ -2,6 +2,15 @@
 //! prints one table (median and min–max of the runs, peak server RSS, disk bytes per event).
 //!
 //! `cargo run --release --bin eventstream-bench` for the full table; `--smoke` for tiny sizes.
+//!
+//! With the `jetstream` feature, `--jetstream` also runs each workload that NATS JetStream can do
+//! against a fresh `nats-server` (JetStream, file storage, on a loopback port) per run, right after
+//! the eventstream run, and adds its median rate and the ratio eventstream / JetStream to each row:
+//! both see the same machine at about the same time, so the ratio holds on a noisy machine.
+//! nats-server comes from the distribution (`apt-get install nats-server` on Debian and Ubuntu) or
+//! from NATS's releases; `--nats-server PATH` names a binary that is not on PATH.
+//!
+//! `cargo run --release --features jetstream --bin eventstream-bench -- --jetstream`
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -40,6 +49,14 @@ struct Args {
     /// Extra arguments for `eventstream serve`.
     #[arg(long, allow_hyphen_values = true)]
     server_arg: Vec<String>,
+    /// Also run the workloads against NATS JetStream and print the ratio (needs the `jetstream`
+    /// feature and nats-server).
+    #[arg(long)]
+    jetstream: bool,
+    /// The nats-server binary for --jetstream.
+    #[cfg(feature = "jetstream")]
+    #[arg(long, default_value = "nats-server")]
+    nats_server: PathBuf,
 }
 
 /// Event counts per workload.
@@ -708,38 +725,553 @@ fn report(name: &str, summary: &Summary) {
     );
 }
 
+/// The same workloads against NATS JetStream.
+#[cfg(feature = "jetstream")]
+mod jetstream {
+    use std::collections::VecDeque;
+    use std::path::Path;
+    use std::process::Stdio;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+    use async_nats::jetstream::message::PublishMessage;
+    use async_nats::jetstream::{self, Context};
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    use tokio::task::JoinSet;
+    use tokio_stream::StreamExt;
+
+    use super::{
+        BenchResult, LATENCY_RATE, Sample, Sizes, Summary, dir_size, p50_p99, payload,
+        payload_sequence, peak_rss, rate,
+    };
+
+    /// The stream and the subject its messages are published to.
+    const STREAM: &str = "bench";
+
+    pub const HEADER: &str = "| workload (256-byte payloads) | events/s (median) | min–max | peak server RSS MiB | JetStream events/s (median) | ratio eventstream / JetStream | notes |\n|---|---|---|---|---|---|---|";
+
+    /// `nats-server --version`, or what to tell the user when it cannot be run.
+    pub async fn server_version(bin: &Path) -> Result<String, String> {
+        match tokio::process::Command::new(bin)
+            .arg("--version")
+            .output()
+            .await
+        {
+            Ok(output) if output.status.success() => {
+                Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+            }
+            Ok(output) => Err(format!(
+                "`{} --version` failed ({}): {}",
+                bin.display(),
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            )),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Err(format!(
+                "--jetstream needs nats-server, and `{}` was not found. Install it \
+                 (Debian, Ubuntu: `apt-get install nats-server`) or pass --nats-server PATH.",
+                bin.display()
+            )),
+            Err(error) => Err(format!("cannot run `{}`: {error}", bin.display())),
+        }
+    }
+
+    /// A nats-server child process with JetStream on a fresh store directory, and the stream.
+    pub struct NatsServer {
+        child: tokio::process::Child,
+        url: String,
+        store_dir: tempfile::TempDir,
+    }
+
+    impl NatsServer {
+        pub async fn start(bin: &Path) -> BenchResult<Self> {
+            let store_dir = tempfile::tempdir()?;
+            let mut child = tokio::process::Command::new(bin)
+                .arg("-js")
+                .arg("-sd")
+                .arg(store_dir.path())
+                // Port -1: a free one, which it logs.
+                .args(["-a", "127.0.0.1", "-p", "-1"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()?;
+            let mut lines = BufReader::new(child.stderr.take().ok_or("no stderr")?).lines();
+            let mut log = Vec::new();
+            let mut address = None;
+            // It logs this once its client port accepts connections, with JetStream enabled.
+            while !log
+                .last()
+                .is_some_and(|line: &String| line.contains("Server is ready"))
+            {
+                let line = lines
+                    .next_line()
+                    .await?
+                    .ok_or_else(|| format!("nats-server exited at start:\n{}", log.join("\n")))?;
+                if let Some(listening) = line.split("Listening for client connections on ").nth(1) {
+                    address = Some(listening.trim().to_string());
+                }
+                log.push(line);
+            }
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            let address = address.ok_or("nats-server did not log its client address")?;
+            let server = Self {
+                child,
+                url: format!("nats://{address}"),
+                store_dir,
+            };
+            // File storage and the default duplicate window (2 minutes) for Nats-Msg-Id.
+            server
+                .connect()
+                .await?
+                .create_stream(jetstream::stream::Config {
+                    name: STREAM.into(),
+                    subjects: vec![STREAM.into()],
+                    ..Default::default()
+                })
+                .await?;
+            Ok(server)
+        }
+
+        /// A JetStream context on a connection of its own.
+        async fn connect(&self) -> BenchResult<Context> {
+            Ok(jetstream::new(async_nats::connect(&self.url).await?))
+        }
+    }
+
+    fn sample(server: &NatsServer, events_per_sec: f64) -> Sample {
+        Sample {
+            events_per_sec,
+            latency: None,
+            peak_rss: peak_rss(&server.child),
+            disk_per_event: None,
+        }
+    }
+
+    /// A row with JetStream's columns: "—" where JetStream has no such workload.
+    pub fn report(name: &str, eventstream: &Summary, jetstream: Option<&Summary>) {
+        let (rate, low, high) = eventstream.rate;
+        let notes = eventstream.notes();
+        let (jetstream_rate, ratio, notes) = match jetstream {
+            None => ("—".to_string(), "—".to_string(), notes),
+            Some(jetstream) => {
+                // The latency workload runs at a fixed rate: what compares is the latency.
+                let ratio = match (eventstream.latency_micros, jetstream.latency_micros) {
+                    (Some((p50, p99)), Some((js_p50, js_p99))) => {
+                        format!("latency: p50 {:.2}, p99 {:.2}", p50 / js_p50, p99 / js_p99)
+                    }
+                    _ => format!("{:.2}", rate / jetstream.rate.0),
+                };
+                let jetstream_notes = [
+                    jetstream.notes(),
+                    format!("peak RSS {:.0} MiB", jetstream.peak_rss_mib),
+                ]
+                .into_iter()
+                .filter(|note| !note.is_empty())
+                .collect::<Vec<_>>()
+                .join(", ");
+                let notes = if notes.is_empty() {
+                    format!("JetStream: {jetstream_notes}")
+                } else {
+                    format!("{notes}; JetStream: {jetstream_notes}")
+                };
+                (format!("{:.0}", jetstream.rate.0), ratio, notes)
+            }
+        };
+        println!(
+            "| {name} | {rate:.0} | {low:.0}–{high:.0} | {:.0} | {jetstream_rate} | {ratio} | {notes} |",
+            eventstream.peak_rss_mib
+        );
+    }
+
+    /// `PUBLISHERS` publishers, each on its own connection, share `total` messages; each keeps up
+    /// to `WINDOW` publishes unacknowledged. JetStream has no multi-message publish: this is its
+    /// way to the same 800 events in flight that eventstream's 8 publishers of 100-event requests
+    /// have.
+    async fn publish_concurrently(
+        server: &NatsServer,
+        total: u64,
+        message_ids: bool,
+    ) -> BenchResult<Duration> {
+        const PUBLISHERS: usize = 8;
+        const WINDOW: usize = 100;
+        let mut contexts = Vec::with_capacity(PUBLISHERS);
+        for _ in 0..PUBLISHERS {
+            contexts.push(server.connect().await?);
+        }
+        let counter = Arc::new(AtomicU64::new(0));
+        let started = Instant::now();
+        let mut publishers = JoinSet::new();
+        for js in contexts {
+            let counter = Arc::clone(&counter);
+            publishers.spawn(async move {
+                let mut unacknowledged = VecDeque::with_capacity(WINDOW);
+                loop {
+                    let sequence = counter.fetch_add(1, Ordering::Relaxed);
+                    if sequence >= total {
+                        break;
+                    }
+                    if unacknowledged.len() == WINDOW
+                        && let Some(oldest) = unacknowledged.pop_front()
+                    {
+                        oldest.await?;
+                    }
+                    let mut message = PublishMessage::build().payload(payload(sequence));
+                    if message_ids {
+                        message = message.message_id(uuid::Uuid::new_v4().to_string());
+                    }
+                    unacknowledged.push_back(js.send_publish(STREAM, message).await?);
+                }
+                for ack in unacknowledged {
+                    ack.await?;
+                }
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+            });
+        }
+        while let Some(publisher) = publishers.join_next().await {
+            publisher??;
+        }
+        Ok(started.elapsed())
+    }
+
+    /// The messages of a new ephemeral pull consumer without acks, from `deliver` on. Not an
+    /// ordered consumer: async-nats's replayed about 14,000 messages/s from nats-server 2.9.10 on
+    /// the 2-core development machine, this about 200,000.
+    async fn unacked_messages(js: &Context, deliver: DeliverPolicy) -> BenchResult<pull::Stream> {
+        // Large pulls, so that the client rarely waits for the next batch.
+        const PER_PULL: usize = 5_000;
+        Ok(js
+            .get_stream(STREAM)
+            .await?
+            .create_consumer(pull::Config {
+                deliver_policy: deliver,
+                ack_policy: AckPolicy::None,
+                ..Default::default()
+            })
+            .await?
+            .stream()
+            .max_messages_per_batch(PER_PULL)
+            .messages()
+            .await?)
+    }
+
+    async fn receive(mut messages: pull::Stream, count: u64) -> BenchResult<()> {
+        for _ in 0..count {
+            messages.next().await.ok_or("consumer ended early")??;
+        }
+        Ok(())
+    }
+
+    pub async fn ack_each(server: &NatsServer, sizes: &Sizes) -> BenchResult<Sample> {
+        let js = server.connect().await?;
+        let started = Instant::now();
+        for sequence in 0..sizes.ack_each {
+            js.publish(STREAM, payload(sequence)).await?.await?;
+        }
+        Ok(sample(server, rate(sizes.ack_each, started.elapsed())))
+    }
+
+    /// One connection, at most 256 publishes unacknowledged, acknowledgements read in order.
+    pub async fn pipelined(server: &NatsServer, sizes: &Sizes) -> BenchResult<Sample> {
+        const WINDOW: usize = 256;
+        let js = server.connect().await?;
+        let window = Arc::new(tokio::sync::Semaphore::new(WINDOW));
+        let (acks, mut pending) = tokio::sync::mpsc::channel(WINDOW);
+        let total = sizes.pipelined;
+        let started = Instant::now();
+        let sender = {
+            let window = Arc::clone(&window);
+            // The connection closes with its last handle, failing the acknowledgements still
+            // due: `js` stays here until they are all in.
+            let js = js.clone();
+            tokio::spawn(async move {
+                for sequence in 0..total {
+                    window.acquire().await?.forget();
+                    let ack = js.publish(STREAM, payload(sequence)).await?;
+                    acks.send(ack)
+                        .await
+                        .map_err(|_| "the acknowledgement reader stopped")?;
+                }
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+            })
+        };
+        for _ in 0..total {
+            pending
+                .recv()
+                .await
+                .ok_or("the publisher stopped early")?
+                .await?;
+            window.add_permits(1);
+        }
+        sender.await??;
+        Ok(sample(server, rate(total, started.elapsed())))
+    }
+
+    pub async fn batched(server: &NatsServer, sizes: &Sizes) -> BenchResult<Sample> {
+        let elapsed = publish_concurrently(server, sizes.batched, false).await?;
+        Ok(sample(server, rate(sizes.batched, elapsed)))
+    }
+
+    pub async fn batched_with_ids(server: &NatsServer, sizes: &Sizes) -> BenchResult<Sample> {
+        let elapsed = publish_concurrently(server, sizes.batched, true).await?;
+        Ok(sample(server, rate(sizes.batched, elapsed)))
+    }
+
+    pub async fn replay(server: &NatsServer, sizes: &Sizes) -> BenchResult<Sample> {
+        publish_concurrently(server, sizes.replay, false).await?;
+        let js = server.connect().await?;
+        let started = Instant::now();
+        receive(
+            unacked_messages(&js, DeliverPolicy::All).await?,
+            sizes.replay,
+        )
+        .await?;
+        let mut result = sample(server, rate(sizes.replay, started.elapsed()));
+        result.disk_per_event =
+            Some(dir_size(server.store_dir.path()) as f64 / sizes.replay as f64);
+        Ok(result)
+    }
+
+    pub async fn latency(server: &NatsServer, sizes: &Sizes) -> BenchResult<Sample> {
+        let total = LATENCY_RATE * sizes.latency_secs;
+        let epoch = Instant::now();
+        let js = server.connect().await?;
+        let mut messages = unacked_messages(&js, DeliverPolicy::New).await?;
+        let publisher = tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / LATENCY_RATE));
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let mut in_flight = JoinSet::new();
+            for _ in 0..total {
+                ticker.tick().await;
+                let sent = epoch.elapsed().as_nanos() as u64;
+                in_flight.spawn(js.publish(STREAM, payload(sent)).await?.into_future());
+            }
+            while let Some(done) = in_flight.join_next().await {
+                done??;
+            }
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        });
+        let mut latencies = Vec::with_capacity(total as usize);
+        while (latencies.len() as u64) < total {
+            let message = messages.next().await.ok_or("consumer ended early")??;
+            let now = epoch.elapsed().as_nanos() as u64;
+            let sent = payload_sequence(&message.payload)?;
+            latencies.push(Duration::from_nanos(now.saturating_sub(sent)));
+        }
+        publisher.await??;
+        let mut result = sample(server, LATENCY_RATE as f64);
+        result.latency = Some(p50_p99(latencies));
+        Ok(result)
+    }
+
+    /// 4 consumers from the first message, each on its own connection, while 8 publishers
+    /// publish.
+    pub async fn fanout(server: &NatsServer, sizes: &Sizes) -> BenchResult<Sample> {
+        const SUBSCRIBERS: u64 = 4;
+        let mut subscribers = JoinSet::new();
+        for _ in 0..SUBSCRIBERS {
+            let js = server.connect().await?;
+            let messages = unacked_messages(&js, DeliverPolicy::All).await?;
+            subscribers.spawn(receive(messages, sizes.fanout));
+        }
+        let started = Instant::now();
+        publish_concurrently(server, sizes.fanout, false).await?;
+        while let Some(subscriber) = subscribers.join_next().await {
+            subscriber??;
+        }
+        Ok(sample(
+            server,
+            rate(sizes.fanout * SUBSCRIBERS, started.elapsed()),
+        ))
+    }
+
+    /// 4 workers share one durable pull consumer with explicit acks, each on its own connection.
+    /// Every message is acknowledged with `double_ack` (AckSync: the server confirms it processed
+    /// the ack), and the rate counts confirmed acks, as eventstream's counts acks confirmed durable.
+    /// Up to 1,000 messages per worker are unacknowledged, as eventstream's members' max_in_flight.
+    pub async fn consumer_group(server: &NatsServer, sizes: &Sizes) -> BenchResult<Sample> {
+        const WORKERS: usize = 4;
+        const MAX_IN_FLIGHT: usize = 1_000;
+        publish_concurrently(server, sizes.group, false).await?;
+        server
+            .connect()
+            .await?
+            .get_stream(STREAM)
+            .await?
+            .create_consumer(pull::Config {
+                durable_name: Some(STREAM.into()),
+                deliver_policy: DeliverPolicy::All,
+                ack_policy: AckPolicy::Explicit,
+                max_ack_pending: (WORKERS * MAX_IN_FLIGHT) as i64,
+                ..Default::default()
+            })
+            .await?;
+        let confirmed = Arc::new(AtomicU64::new(0));
+        let done = tokio_util::sync::CancellationToken::new();
+        let started = Instant::now();
+        let mut workers = JoinSet::new();
+        for _ in 0..WORKERS {
+            let consumer: jetstream::consumer::PullConsumer = server
+                .connect()
+                .await?
+                .get_consumer_from_stream(STREAM, STREAM)
+                .await?;
+            let mut messages = consumer
+                .stream()
+                .max_messages_per_batch(MAX_IN_FLIGHT)
+                .messages()
+                .await?;
+            let confirmed = Arc::clone(&confirmed);
+            let done = done.clone();
+            let total = sizes.group;
+            workers.spawn(async move {
+                let mut acks = JoinSet::new();
+                loop {
+                    tokio::select! {
+                        message = messages.next() => {
+                            let message = message.ok_or("consumer ended early")??;
+                            acks.spawn(async move { message.double_ack().await });
+                        }
+                        Some(acked) = acks.join_next() => {
+                            acked??;
+                            if confirmed.fetch_add(1, Ordering::Relaxed) + 1 >= total {
+                                done.cancel();
+                            }
+                        }
+                        () = done.cancelled() => {
+                            return Ok::<_, Box<dyn std::error::Error + Send + Sync>>(());
+                        }
+                    }
+                }
+            });
+        }
+        while let Some(worker) = workers.join_next().await {
+            worker??;
+        }
+        Ok(sample(server, rate(sizes.group, started.elapsed())))
+    }
+}
+
 #[tokio::main]
 async fn main() -> BenchResult<()> {
     let args = Args::parse();
     let sizes = Sizes::new(args.smoke);
     let runs = if args.smoke { 1 } else { args.runs.max(1) };
-    println!("{HEADER}");
+    #[cfg(not(feature = "jetstream"))]
+    if args.jetstream {
+        eprintln!(
+            "--jetstream needs a build with the `jetstream` feature: \
+             cargo run --release --features jetstream --bin eventstream-bench -- --jetstream"
+        );
+        std::process::exit(2);
+    }
+    #[cfg(feature = "jetstream")]
+    let nats_server = if args.jetstream {
+        match jetstream::server_version(&args.nats_server).await {
+            Ok(version) => eprintln!("comparing with {version}, JetStream with file storage"),
+            Err(message) => {
+                eprintln!("{message}");
+                std::process::exit(2);
+            }
+        }
+        Some(args.nats_server.as_path())
+    } else {
+        None
+    };
+    #[cfg(feature = "jetstream")]
+    let header = if nats_server.is_some() {
+        jetstream::HEADER
+    } else {
+        HEADER
+    };
+    #[cfg(not(feature = "jetstream"))]
+    let header = HEADER;
+    println!("{header}");
+    // One JetStream run of a row, or None without --jetstream or for a row JetStream has no
+    // equivalent of.
+    #[cfg(feature = "jetstream")]
+    macro_rules! jetstream_sample {
+        () => {
+            None
+        };
+        ($run:expr) => {
+            match nats_server {
+                Some(bin) => {
+                    let server = jetstream::NatsServer::start(bin).await?;
+                    Some($run(&server, &sizes).await?)
+                }
+                None => None,
+            }
+        };
+    }
+    // Each run of a row starts eventstream, then (with --jetstream) nats-server, so both see the
+    // machine in about the same state.
     macro_rules! workload {
-        ($name:expr, $run:expr) => {{
+        ($name:expr, $run:expr $(, $jetstream_run:expr)?) => {{
             if args
                 .only
                 .as_ref()
                 .is_none_or(|only| $name.contains(only.as_str()))
             {
                 let mut samples = Vec::new();
+                #[cfg(feature = "jetstream")]
+                let mut jetstream_samples = Vec::new();
                 for _ in 0..runs {
                     let server = Server::start(&args).await?;
                     samples.push($run(&server, &sizes).await?);
+                    drop(server);
+                    #[cfg(feature = "jetstream")]
+                    jetstream_samples.push(jetstream_sample!($($jetstream_run)?));
                 }
-                report($name, &Summary::new(&samples));
+                let summary = Summary::new(&samples);
+                #[cfg(feature = "jetstream")]
+                if nats_server.is_some() {
+                    let jetstream = jetstream_samples
+                        .into_iter()
+                        .collect::<Option<Vec<_>>>()
+                        .map(|samples| Summary::new(&samples));
+                    jetstream::report($name, &summary, jetstream.as_ref());
+                } else {
+                    report($name, &summary);
+                }
+                #[cfg(not(feature = "jetstream"))]
+                report($name, &summary);
             }
         }};
     }
-    workload!("publish, awaiting each ack", ack_each);
+    workload!("publish, awaiting each ack", ack_each, jetstream::ack_each);
     workload!(
         "PublishStream, 1 event/request, ≤ 256 outstanding",
-        pipelined
+        pipelined,
+        jetstream::pipelined
     );
-    workload!("publish, 100-event requests, 8 publishers", batched);
-    workload!("same, idempotency key on every event", batched_keyed);
-    workload!("replay stored events from offset 0", replay);
-    workload!("publish→subscriber latency at 5,000 events/s", latency);
-    workload!("fan-out: 4 live subscribers (events delivered)", fanout);
+    workload!(
+        "publish, 100-event requests, 8 publishers",
+        batched,
+        jetstream::batched
+    );
+    workload!(
+        "same, idempotency key on every event",
+        batched_keyed,
+        jetstream::batched_with_ids
+    );
+    workload!(
+        "replay stored events from offset 0",
+        replay,
+        jetstream::replay
+    );
+    workload!(
+        "publish→subscriber latency at 5,000 events/s",
+        latency,
+        jetstream::latency
+    );
+    workload!(
+        "fan-out: 4 live subscribers (events delivered)",
+        fanout,
+        jetstream::fanout
+    );
     workload!(
         "read one key's 100 events out of the topic (key index; notes: per read)",
         key_read
@@ -751,7 +1283,8 @@ async fn main() -> BenchResult<()> {
     workload!("same, expected key version on every event", keyed_expected);
     workload!(
         "consumer group: 4 members, every event acknowledged (durably)",
-        consumer_group
+        consumer_group,
+        jetstream::consumer_group
     );
     Ok(())
 }
