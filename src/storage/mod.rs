@@ -178,9 +178,9 @@ pub enum Recovered {
 impl Store {
     /// Opens (or creates) the store in `dir`, caching up to `cache_bytes` in memory. With
     /// `background_flush`, sled also writes its buffers out on its own at that interval (for
-    /// `--fsync never`, where nothing else does); without, only [`Store::sync`] does: sled's
-    /// background flush contends with the group commit's and, measured here, made the 99th
-    /// percentile of publish latency at 5,000 events/s ten times worse.
+    /// `--fsync never`, where nothing else does); without, only [`Store::sync`] does: with
+    /// fsync on, sled's background flush is redundant, a second writer of the same buffers that
+    /// the group commit's flush would then wait behind.
     pub fn open(
         dir: &Path,
         cache_bytes: u64,
