@@ -198,6 +198,26 @@ async fn create_email_group(
     .expect("create group")
 }
 
+/// Resets with `request`, retrying while the group still counts a member that just left: the
+/// departure is processed after the member's stream closes.
+async fn reset_once_members_left(
+    client: &mut Client,
+    request: pb::ResetConsumerGroupRequest,
+) -> pb::ConsumerGroup {
+    within(async {
+        loop {
+            match client.reset_consumer_group(request.clone()).await {
+                Ok(response) => return response.into_inner().group.expect("group"),
+                Err(status) if status.code() == tonic::Code::FailedPrecondition => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(status) => panic!("reset: {status:?}"),
+            }
+        }
+    })
+    .await
+}
+
 /// Polls GetConsumerGroup until `done` holds (bounded by `TIMEOUT`).
 async fn wait_for_group(
     client: &mut Client,
@@ -608,42 +628,13 @@ async fn a_group_resets_to_an_offset_and_to_a_time_but_not_with_members() {
         "{refused:?}"
     );
     drop(member);
-    let reset_group = within(async {
-        loop {
-            match client
-                .reset_consumer_group(reset(Target::ToOffset(3)))
-                .await
-            {
-                Ok(response) => return response.into_inner().group.expect("group"),
-                // The departure is processed after the stream closes.
-                Err(status) if status.code() == tonic::Code::FailedPrecondition => {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Err(status) => panic!("reset: {status:?}"),
-            }
-        }
-    })
-    .await;
+    let reset_group = reset_once_members_left(&mut client, reset(Target::ToOffset(3))).await;
     assert_eq!((reset_group.ack_floor, reset_group.lag), (3, 7));
     let mut member = Member::join(&mut client, "orders", "email", 100).await;
     let again = offsets(&member.take(7).await);
     assert_eq!(again, (3..10).collect::<Vec<_>>());
     drop(member);
-    let by_time = within(async {
-        loop {
-            match client
-                .reset_consumer_group(reset(Target::ToTime(later.into())))
-                .await
-            {
-                Ok(response) => return response.into_inner().group.expect("group"),
-                Err(status) if status.code() == tonic::Code::FailedPrecondition => {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Err(status) => panic!("reset: {status:?}"),
-            }
-        }
-    })
-    .await;
+    let by_time = reset_once_members_left(&mut client, reset(Target::ToTime(later.into()))).await;
     assert_eq!(by_time.ack_floor, 5);
     let out_of_range = within(client.reset_consumer_group(reset(Target::ToOffset(11))))
         .await
