@@ -98,6 +98,12 @@ pub struct Config {
     #[arg(long, env = "EVENTSTREAM_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub cache_bytes: u64,
 
+    /// Size, in bytes, at which a topic's appends move on to a new segment file; retention
+    /// frees disk space a whole file at a time.
+    #[arg(long, env = "EVENTSTREAM_SEGMENT_BYTES", default_value_t = 64 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(64 * 1024..=1 << 32))]
+    pub segment_bytes: u64,
+
     /// Free space, in bytes, that publishes leave on the data directory's disk: below it they
     /// fail with RESOURCE_EXHAUSTED until space is freed (0: no reserve).
     #[arg(long, env = "EVENTSTREAM_MIN_FREE_DISK_BYTES", default_value_t = 64 * 1024 * 1024)]
@@ -173,6 +179,7 @@ impl Config {
             keepalive_timeout: Duration::from_secs(20),
             default_dedup_window: Duration::from_secs(24 * 3600),
             cache_bytes: 64 * 1024 * 1024,
+            segment_bytes: 64 * 1024 * 1024,
             min_free_disk_bytes: 64 * 1024 * 1024,
             retention_interval: Duration::from_secs(1),
             metrics_listen: None,

@@ -17,7 +17,7 @@ use crate::api::{
 use crate::auth::{AuthFileError, Tokens};
 use crate::config::{Config, FsyncPolicy};
 use crate::engine::{Broker, EngineError, EngineSettings};
-use crate::storage::{Store, StoreError};
+use crate::storage::{Store, StoreError, StoreOptions};
 use crate::telemetry::{MetricsEndpoint, MetricsError};
 use crate::tls::check_certificates;
 
@@ -101,16 +101,19 @@ pub async fn run(
         None => None,
     };
     let data_dir = config.data_dir.clone();
-    let cache_bytes = config.cache_bytes;
-    // With fsync on, every group commit flushes; with it off, sled's own flusher is all there is.
-    let background_flush = match config.fsync {
-        FsyncPolicy::Always => None,
-        FsyncPolicy::Never => Some(SLED_BACKGROUND_FLUSH),
+    let options = StoreOptions {
+        cache_bytes: config.cache_bytes,
+        // With fsync on, every group commit flushes; with it off, sled's own flusher is all
+        // there is.
+        background_flush: match config.fsync {
+            FsyncPolicy::Always => None,
+            FsyncPolicy::Never => Some(SLED_BACKGROUND_FLUSH),
+        },
+        segment_bytes: config.segment_bytes,
     };
-    let store =
-        tokio::task::spawn_blocking(move || Store::open(&data_dir, cache_bytes, background_flush))
-            .await
-            .map_err(EngineError::from)??;
+    let store = tokio::task::spawn_blocking(move || Store::open(&data_dir, options))
+        .await
+        .map_err(EngineError::from)??;
     store.set_min_free_bytes(config.min_free_disk_bytes);
     let broker = Broker::open(
         store,

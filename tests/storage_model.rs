@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use eventstream::model::{Event, Timestamp, TopicConfig, TopicName};
-use eventstream::storage::{Append, DedupEntry, LogState, Store, TopicLog, TopicMeta, fingerprint};
+use eventstream::storage::{
+    Append, DedupEntry, LogState, Store, StoreOptions, TopicLog, TopicMeta, fingerprint,
+};
 use proptest::prelude::*;
 use uuid::Uuid;
 
@@ -59,7 +61,13 @@ impl Model {
 }
 
 fn open(dir: &Path) -> (Store, TopicLog) {
-    let store = Store::open(dir, 8 * 1024 * 1024, None).expect("open store");
+    let options = StoreOptions {
+        cache_bytes: 8 * 1024 * 1024,
+        // Small files, so trims remove some and reads cross them.
+        segment_bytes: 16 * 1024,
+        ..StoreOptions::default()
+    };
+    let store = Store::open(dir, options).expect("open store");
     let meta = TopicMeta {
         config: TopicConfig {
             retention_age: None,

@@ -127,10 +127,14 @@ impl From<EngineError> for Status {
                 | StoreError::Lost { .. }
                 | StoreError::CorruptMetadata { .. }
                 | StoreError::Missing { .. } => Code::DataLoss,
-                StoreError::DiskFull { .. } | StoreError::OutOfSpace => Code::ResourceExhausted,
+                StoreError::DiskFull { .. }
+                | StoreError::OutOfSpace
+                | StoreError::SegmentFull { .. } => Code::ResourceExhausted,
                 StoreError::Poisoned => Code::Unavailable,
                 StoreError::Io { .. } if store.is_out_of_space() => Code::ResourceExhausted,
-                StoreError::Engine(_) | StoreError::Io { .. } => Code::Internal,
+                StoreError::Engine(_) | StoreError::Io { .. } | StoreError::OldFormat { .. } => {
+                    Code::Internal
+                }
             },
         };
         Status::new(code, error.to_string())

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use eventstream::storage::{Store, StoreReport};
+use eventstream::storage::{Store, StoreOptions, StoreReport};
 
 /// Arguments of `eventstream verify`.
 #[derive(clap::Args)]
@@ -27,7 +27,7 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     let report =
-        Store::open(&args.data_dir, 64 * 1024 * 1024, None).and_then(|store| store.verify());
+        Store::open(&args.data_dir, StoreOptions::default()).and_then(|store| store.verify());
     match report {
         Ok(report) => {
             print!("{}", render(&report));

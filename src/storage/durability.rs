@@ -112,9 +112,7 @@ fn sync_new_files(dir: &Path, synced: &mut HashMap<PathBuf, u64>) -> Result<(), 
         present.insert(path, len);
     }
     if any_new {
-        File::open(dir)
-            .and_then(|handle| handle.sync_all())
-            .map_err(io_error(format!("fsync of directory {}", dir.display())))?;
+        sync_dir(dir)?;
     }
     synced.retain(|path, _| path.parent() != Some(dir) || present.contains_key(path));
     synced.extend(present);
@@ -134,9 +132,14 @@ pub(super) fn create_dir_durably(dir: &Path) -> Result<(), StoreError> {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
             _ => Path::new("."),
         };
-        File::open(parent)
-            .and_then(|handle| handle.sync_all())
-            .map_err(io_error(format!("fsync of directory {}", parent.display())))?;
+        sync_dir(parent)?;
     }
     Ok(())
+}
+
+/// Fsyncs `dir`, making the names of the files in it durable.
+pub(super) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|handle| handle.sync_all())
+        .map_err(io_error(format!("fsync of directory {}", dir.display())))
 }

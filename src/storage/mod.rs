@@ -1,4 +1,5 @@
-//! The durable log store: one sled database, one tree per topic. Knows nothing of gRPC.
+//! The durable log store: per topic, record batches in segment files and a sled tree indexing
+//! them. Knows nothing of gRPC.
 //!
 //! Events are appended in [`TopicLog::append`]; they become durable at the next [`Store::sync`].
 
@@ -6,6 +7,7 @@ pub mod checkpoint;
 mod durability;
 mod group_record;
 pub mod record_batch;
+mod segments;
 mod space;
 mod topic_log;
 
@@ -14,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use group_record::GroupRecord;
+use segments::SegmentRoot;
 pub use topic_log::{
     Append, Damage, DedupEntry, LogState, TopicLog, TopicMeta, TopicReport, fingerprint,
 };
@@ -25,6 +28,8 @@ use record_batch::BatchError;
 use space::SpaceGuard;
 
 const TOPIC_TREE_PREFIX: &str = "topic/";
+/// The directory, in the data directory, holding each topic's segment directory.
+const SEGMENTS_DIR: &str = "segments";
 
 /// What can go wrong in the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +43,16 @@ pub enum StoreError {
          writing after a failed write: free some space, then restart the server"
     )]
     OutOfSpace,
+    /// A write to a segment file failed because the disk is full; nothing was appended.
+    #[error(
+        "the disk holding the data is full (No space left on device) while writing {}; nothing \
+         was appended: free some space and publish again",
+        path.display()
+    )]
+    SegmentFull {
+        /// The segment file.
+        path: PathBuf,
+    },
     /// A file operation outside sled failed.
     #[error("{action}: {source}")]
     Io {
@@ -105,6 +120,16 @@ pub enum StoreError {
         /// The reserve in bytes.
         reserve: u64,
     },
+    /// The data directory was written by an older version in a format this one cannot read.
+    #[error(
+        "topic '{topic}' is stored in the format of an older eventstream version (record batches \
+         inside sled), which this version does not read: start this version on a new data \
+         directory"
+    )]
+    OldFormat {
+        /// The topic.
+        topic: TopicName,
+    },
     /// An earlier sync failed, so what is on disk is unknown; only a restart (which recovers
     /// from what reached the disk) can tell.
     #[error("an earlier write to disk failed; restart the server to recover")]
@@ -125,9 +150,35 @@ impl StoreError {
     /// Whether the disk was full (or nearly), as opposed to failing.
     pub fn is_out_of_space(&self) -> bool {
         match self {
-            StoreError::DiskFull { .. } | StoreError::OutOfSpace => true,
+            StoreError::DiskFull { .. }
+            | StoreError::OutOfSpace
+            | StoreError::SegmentFull { .. } => true,
             StoreError::Io { source, .. } => source.kind() == std::io::ErrorKind::StorageFull,
             _ => false,
+        }
+    }
+}
+
+/// How a [`Store`] is opened.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreOptions {
+    /// Memory sled may use as cache.
+    pub cache_bytes: u64,
+    /// With it, sled also writes its buffers out on its own at this interval (for `--fsync
+    /// never`, where nothing else does); without, only [`Store::sync`] does: with fsync on,
+    /// sled's background flush is redundant, a second writer of the same buffers that the group
+    /// commit's flush would then wait behind.
+    pub background_flush: Option<std::time::Duration>,
+    /// Size at which a topic's appends move on to a new segment file.
+    pub segment_bytes: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            cache_bytes: 64 * 1024 * 1024,
+            background_flush: None,
+            segment_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -135,6 +186,7 @@ impl StoreError {
 /// The database holding every topic's log.
 pub struct Store {
     db: sled::Db,
+    segment_root: SegmentRoot,
     disk: DiskSync,
     space: Arc<SpaceGuard>,
     /// The durable ends recorded by the previous run, or why they could not be read.
@@ -176,16 +228,13 @@ pub enum Recovered {
 }
 
 impl Store {
-    /// Opens (or creates) the store in `dir`, caching up to `cache_bytes` in memory. With
-    /// `background_flush`, sled also writes its buffers out on its own at that interval (for
-    /// `--fsync never`, where nothing else does); without, only [`Store::sync`] does: with
-    /// fsync on, sled's background flush is redundant, a second writer of the same buffers that
-    /// the group commit's flush would then wait behind.
-    pub fn open(
-        dir: &Path,
-        cache_bytes: u64,
-        background_flush: Option<std::time::Duration>,
-    ) -> Result<Self, StoreError> {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path, options: StoreOptions) -> Result<Self, StoreError> {
+        let StoreOptions {
+            cache_bytes,
+            background_flush,
+            segment_bytes,
+        } = options;
         durability::create_dir_durably(dir)?;
         let flush_every_ms = background_flush.map(|interval| {
             u64::try_from(interval.as_millis())
@@ -202,6 +251,10 @@ impl Store {
         let known = recorded_ends.as_ref().ok().cloned().flatten();
         Ok(Self {
             db,
+            segment_root: SegmentRoot {
+                dir: dir.join(SEGMENTS_DIR),
+                segment_bytes,
+            },
             disk,
             space: Arc::new(SpaceGuard::new(dir)),
             recorded_ends,
@@ -235,7 +288,12 @@ impl Store {
                 continue;
             };
             let tree = self.db.open_tree(&tree_name)?;
-            let log = TopicLog::open(name.clone(), tree, Arc::clone(&self.space))?;
+            let log = TopicLog::open(
+                name.clone(),
+                tree,
+                &self.segment_root,
+                Arc::clone(&self.space),
+            )?;
             logs.push((tree_name, name, log));
         }
         logs.sort_by(|a, b| a.1.cmp(&b.1));
@@ -296,6 +354,10 @@ impl Store {
             topics.push(log);
         }
         topics.sort_by(|a, b| a.name().cmp(b.name()));
+        self.remove_orphan_segments(&topics)?;
+        for log in &topics {
+            log.mark_unused_segments()?;
+        }
         self.lock_checkpoint()
             .live
             .extend(topics.iter().map(|log| (log.name().clone(), log.clone())));
@@ -303,6 +365,40 @@ impl Store {
             self.sync()?;
         }
         Ok((topics, recovered))
+    }
+
+    /// Removes segment directories no topic owns: left by a deletion or creation that a crash
+    /// interrupted.
+    fn remove_orphan_segments(&self, topics: &[TopicLog]) -> Result<(), StoreError> {
+        let root = &self.segment_root.dir;
+        let entries = match std::fs::read_dir(root) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => {
+                return Err(StoreError::Io {
+                    action: format!("listing {}", root.display()),
+                    source,
+                });
+            }
+        };
+        let owned: std::collections::BTreeSet<&Path> =
+            topics.iter().map(|log| log.segments().dir()).collect();
+        for entry in entries {
+            let path = entry
+                .map_err(|source| StoreError::Io {
+                    action: format!("listing {}", root.display()),
+                    source,
+                })?
+                .path();
+            if path.is_dir() && !owned.contains(path.as_path()) {
+                tracing::info!(dir = %path.display(), "removing the segments of a deleted topic");
+                std::fs::remove_dir_all(&path).map_err(|source| StoreError::Io {
+                    action: format!("removing {}", path.display()),
+                    source,
+                })?;
+            }
+        }
+        Ok(())
     }
 
     /// Checks every topic's stored batches and its end against the last checkpoint, changing
@@ -358,7 +454,13 @@ impl Store {
     /// Creates a topic's log; durable after the next [`Store::sync`].
     pub fn create_topic(&self, name: TopicName, meta: TopicMeta) -> Result<TopicLog, StoreError> {
         let tree = self.db.open_tree(tree_name(&name))?;
-        let log = TopicLog::create(name, tree, meta, Arc::clone(&self.space))?;
+        let log = TopicLog::create(
+            name,
+            tree,
+            meta,
+            &self.segment_root,
+            Arc::clone(&self.space),
+        )?;
         self.lock_checkpoint()
             .live
             .insert(log.name().clone(), log.clone());
@@ -384,6 +486,10 @@ impl Store {
         log.remove_meta()?;
         self.sync()?;
         self.db.drop_tree(tree_name(log.name()))?;
+        if let Err(error) = log.segments().remove_all() {
+            // Harmless: the next start-up removes directories no topic owns.
+            tracing::warn!(topic = %log.name(), %error, "removing a deleted topic's segments failed");
+        }
         Ok(())
     }
 
@@ -402,16 +508,33 @@ impl Store {
         // Held across the sync so a deletion cannot slip between reading the ends and writing
         // them; contended at most once per checkpoint interval.
         let mut checkpoint = self.lock_checkpoint();
+        // Taken before the sync, so the trims that freed these files are durable when they go.
+        let releasable: Vec<_> = checkpoint
+            .live
+            .values()
+            .filter_map(|log| {
+                let below = log.segments().take_releasable()?;
+                Some((Arc::clone(log.segments()), below))
+            })
+            .collect();
         if !force && !checkpoint.writer.due() {
             drop(checkpoint);
-            return self.disk.sync(&self.db);
+            self.disk.sync(&self.db)?;
+        } else {
+            // Read before the sync, so every end written is one the sync made durable.
+            let ends = Self::current_ends(&checkpoint.live)?;
+            self.disk.sync(&self.db)?;
+            if let Err(error) = checkpoint.writer.write(ends) {
+                // The events are durable; only the detection of later damage is weakened.
+                tracing::warn!(%error, "writing the durable-ends checkpoint failed");
+            }
         }
-        // Read before the sync, so every end written is one the sync made durable.
-        let ends = Self::current_ends(&checkpoint.live)?;
-        self.disk.sync(&self.db)?;
-        if let Err(error) = checkpoint.writer.write(ends) {
-            // The events are durable; only the detection of later damage is weakened.
-            tracing::warn!(%error, "writing the durable-ends checkpoint failed");
+        for (segments, below) in releasable {
+            if let Err(error) = segments.release(below) {
+                // Only space is lost; the next trim or start-up tries again.
+                tracing::warn!(%error, "removing segment files retention emptied failed");
+                segments.mark_unused(Some(below));
+            }
         }
         Ok(())
     }

@@ -1,7 +1,9 @@
-//! One topic's append-only log in its own sled tree.
+//! One topic's append-only log: record batches in its segment files, indexed in its own sled tree.
 //!
-//! Everything an append changes (the record batch, its time-index entry, idempotency entries and
-//! the log state) is written in one atomic sled batch, so a crash leaves either all or none of it.
+//! An append first writes (and fsyncs) the record batch to the topic's [`Segments`], then writes
+//! everything that indexes it (its location, time-index entry, idempotency entries and the log
+//! state) in one atomic sled batch, so a crash leaves either all or none of the index, and the
+//! index never points at bytes that did not reach the disk.
 //!
 //! Keys (offsets and times big-endian, so they sort numerically):
 //!
@@ -9,7 +11,7 @@
 //! |---|---|
 //! | `m` | topic metadata (config, creation time) |
 //! | `s` | log state (first offset, next offset, stored bytes, last append time) |
-//! | `e` offset | the record batch whose first record has that offset |
+//! | `b` offset | where the record batch whose first record has that offset lies ([`Location`]) |
 //! | `t` time offset | nothing; finds batches by append time |
 //! | `d` idempotency key | where that key's event went |
 //! | `x` time offset | the idempotency keys of that batch, for expiry |
@@ -28,6 +30,7 @@ use uuid::Uuid;
 use super::StoreError;
 use super::group_record::GroupRecord;
 use super::record_batch::{BatchError, EncodedBatch, EncodedEvent, RecordBatch};
+use super::segments::{Location, ReadError, SegmentRoot, Segments};
 use super::space::SpaceGuard;
 use crate::model::{
     Cursor, CursorName, Event, GroupName, LogBounds, Timestamp, TopicConfig, TopicName,
@@ -35,12 +38,7 @@ use crate::model::{
 
 const META_KEY: &[u8] = b"m";
 const STATE_KEY: &[u8] = b"s";
-const BATCH_PREFIX: u8 = b'e';
-/// Largest sled value a record batch is split into. sled 0.34 keeps leaf pages over about a
-/// quarter of a segment in blob files and, measured here, never evicts them from memory: with
-/// values of 64 KiB its memory grows with every byte written, whatever its cache capacity. Leaves
-/// hold about 16 values, so values of 8 KiB keep leaves small and memory flat.
-const FRAGMENT_BYTES: usize = 8 * 1024;
+const BATCH_PREFIX: u8 = b'b';
 const TIME_PREFIX: u8 = b't';
 const DEDUP_PREFIX: u8 = b'd';
 const EXPIRY_PREFIX: u8 = b'x';
@@ -71,6 +69,10 @@ struct StoredMeta {
     retention_bytes: Option<u64>,
     #[prost(uint64, tag = "5")]
     dedup_window_nanos: u64,
+    /// The name of the topic's segment directory; empty in data written before segment files,
+    /// which this version cannot read.
+    #[prost(string, tag = "6")]
+    segments: String,
 }
 
 fn duration_nanos(duration: std::time::Duration) -> u64 {
@@ -85,6 +87,7 @@ impl From<&TopicMeta> for StoredMeta {
             retention_events: meta.config.retention_events,
             retention_bytes: meta.config.retention_bytes,
             dedup_window_nanos: duration_nanos(meta.config.dedup_window),
+            segments: String::new(),
         }
     }
 }
@@ -192,18 +195,10 @@ pub fn fingerprint(event_type: &str, payload: &[u8]) -> u64 {
     (u64::from(type_crc) << 32) | u64::from(payload_crc)
 }
 
-fn fragment_key(base: u64, fragment: u32) -> [u8; 13] {
-    let mut key = [BATCH_PREFIX; 13];
-    key[1..9].copy_from_slice(&base.to_be_bytes());
-    key[9..].copy_from_slice(&fragment.to_be_bytes());
+fn batch_key(base: u64) -> [u8; 9] {
+    let mut key = [BATCH_PREFIX; 9];
+    key[1..].copy_from_slice(&base.to_be_bytes());
     key
-}
-
-/// Stores `encoded` under `base` in fragments of at most [`FRAGMENT_BYTES`].
-fn insert_fragments(batch: &mut sled::Batch, base: u64, encoded: &[u8]) {
-    for (fragment, chunk) in (0u32..).zip(encoded.chunks(FRAGMENT_BYTES)) {
-        batch.insert(&fragment_key(base, fragment)[..], chunk);
-    }
 }
 
 fn timed_key(prefix: u8, time: Timestamp, offset: u64) -> [u8; 17] {
@@ -341,25 +336,36 @@ pub struct TopicLog {
     name: TopicName,
     tree: sled::Tree,
     meta: TopicMeta,
+    segments: Arc<Segments>,
     space: Arc<SpaceGuard>,
 }
 
 impl TopicLog {
-    /// Creates the metadata and empty state of a new topic in `tree`.
+    /// Creates the metadata and empty state of a new topic in `tree`, with a segment directory
+    /// of its own in `segment_root` (a new one, so no file of a deleted namesake can be taken
+    /// for its own).
     pub(super) fn create(
         name: TopicName,
         tree: sled::Tree,
         meta: TopicMeta,
+        segment_root: &SegmentRoot,
         space: Arc<SpaceGuard>,
     ) -> Result<Self, StoreError> {
+        let segment_dir = Uuid::new_v4().simple().to_string();
+        let segments = segment_root.topic(&segment_dir)?;
+        let stored = StoredMeta {
+            segments: segment_dir,
+            ..StoredMeta::from(&meta)
+        };
         let mut batch = sled::Batch::default();
-        batch.insert(META_KEY, StoredMeta::from(&meta).encode_to_vec());
+        batch.insert(META_KEY, stored.encode_to_vec());
         batch.insert(STATE_KEY, &LogState::default().encode()[..]);
         tree.apply_batch(batch)?;
         Ok(Self {
             name,
             tree,
             meta,
+            segments: Arc::new(segments),
             space,
         })
     }
@@ -369,23 +375,41 @@ impl TopicLog {
     pub(super) fn open(
         name: TopicName,
         tree: sled::Tree,
+        segment_root: &SegmentRoot,
         space: Arc<SpaceGuard>,
     ) -> Result<Option<Self>, StoreError> {
         let Some(stored) = tree.get(META_KEY)? else {
             return Ok(None);
         };
-        let meta = StoredMeta::decode(&stored[..]).map_err(|_| StoreError::CorruptMetadata {
-            topic: name.clone(),
-            what: "metadata",
-        })?;
+        let mut meta =
+            StoredMeta::decode(&stored[..]).map_err(|_| StoreError::CorruptMetadata {
+                topic: name.clone(),
+                what: "metadata",
+            })?;
+        if meta.segments.is_empty() {
+            return Err(StoreError::OldFormat { topic: name });
+        }
+        let segment_dir = std::mem::take(&mut meta.segments);
+        if segment_dir.contains(['/', '.']) {
+            return Err(StoreError::CorruptMetadata {
+                topic: name,
+                what: "segment directory name",
+            });
+        }
         let log = Self {
             name,
             tree,
             meta: meta.into(),
+            segments: Arc::new(segment_root.topic(&segment_dir)?),
             space,
         };
         log.state()?;
         Ok(Some(log))
+    }
+
+    /// The topic's segment files.
+    pub(super) fn segments(&self) -> &Arc<Segments> {
+        &self.segments
     }
 
     /// Marks the topic deleted; the tree itself is dropped afterwards.
@@ -540,30 +564,41 @@ impl TopicLog {
 
     /// The bytes of the event at `offset`, as its key-index `entry` locates them, checked.
     fn read_span(&self, entry: KeyIndexEntry, offset: u64) -> Result<Bytes, StoreError> {
-        let damaged = |reason: &str| StoreError::Corrupt {
+        let damaged = |reason: String| StoreError::Corrupt {
             topic: self.name.clone(),
             offset,
             end: offset + 1,
-            source: BatchError::Malformed(reason.to_string()),
+            source: BatchError::Malformed(reason),
         };
-        let start = entry.start as usize;
-        let end = start + entry.len as usize;
-        let mut bytes = Vec::with_capacity(entry.len as usize);
-        for fragment in start / FRAGMENT_BYTES..=end.saturating_sub(1) / FRAGMENT_BYTES {
-            let number = u32::try_from(fragment).map_err(|_| damaged("bad key index entry"))?;
-            let value = self
-                .tree
-                .get(fragment_key(entry.batch, number))?
-                .ok_or_else(|| damaged("a fragment of the event's batch is missing"))?;
-            let fragment_start = fragment * FRAGMENT_BYTES;
-            let from = start.max(fragment_start) - fragment_start;
-            let until = end.min(fragment_start + value.len()) - fragment_start;
-            bytes.extend_from_slice(value.get(from..until).unwrap_or_default());
+        let location = self
+            .location(entry.batch)?
+            .ok_or_else(|| damaged("the event's batch is missing".into()))?;
+        if u64::from(entry.start) + u64::from(entry.len) > u64::from(location.len) {
+            return Err(damaged("the key index entry points past its batch".into()));
         }
-        if bytes.len() != entry.len as usize || crc32c::crc32c(&bytes) != entry.crc {
-            return Err(damaged("the event's bytes fail the key index checksum"));
+        let bytes = self
+            .segments
+            .read(location, entry.start.into(), entry.len as usize)
+            .map_err(|error| match error {
+                ReadError::Store(error) => error,
+                other => damaged(other.to_string()),
+            })?;
+        if crc32c::crc32c(&bytes) != entry.crc {
+            return Err(damaged(
+                "the event's bytes fail the key index checksum".into(),
+            ));
         }
-        Ok(Bytes::from(bytes))
+        Ok(bytes)
+    }
+
+    /// Where the batch whose first offset is `base` lies, if there is one.
+    fn location(&self, base: u64) -> Result<Option<Location>, StoreError> {
+        let Some(value) = self.tree.get(batch_key(base))? else {
+            return Ok(None);
+        };
+        Location::decode(&value)
+            .map(Some)
+            .ok_or_else(|| self.corrupt(base, bad_location()))
     }
 
     /// Appends one group commit atomically; returns the new state.
@@ -577,7 +612,8 @@ impl TopicLog {
             self.space.check(encoded.bytes.len() as u64)?;
             new_state.bounds.next_offset = base + append.events.len() as u64;
             new_state.bounds.size_bytes += encoded.bytes.len() as u64;
-            insert_fragments(&mut batch, base, &encoded.bytes);
+            let location = self.segments.append(&encoded.bytes)?;
+            batch.insert(&batch_key(base)[..], &location.encode()[..]);
             batch.insert(&timed_key(TIME_PREFIX, append.time, base)[..], &[][..]);
             for (index, event) in append.events.iter().enumerate() {
                 if let Some(version) = event.key_version {
@@ -623,10 +659,7 @@ impl TopicLog {
         if from >= to {
             return Ok(events);
         }
-        let containing = self
-            .tree
-            .range(fragment_key(0, 0)..=fragment_key(from, u32::MAX))
-            .next_back();
+        let containing = self.tree.range(batch_key(0)..=batch_key(from)).next_back();
         let start = match containing {
             Some(entry) => decode_key_u64(&entry?.0, 1).unwrap_or(from),
             None => from,
@@ -679,8 +712,7 @@ impl TopicLog {
     fn batches(&self, from: u64, to: u64) -> StoredBatches<'_> {
         StoredBatches {
             log: self,
-            fragments: self.tree.range(fragment_key(from, 0)..fragment_key(to, 0)),
-            pending: None,
+            index: self.tree.range(batch_key(from)..batch_key(to)),
         }
     }
 
@@ -689,7 +721,7 @@ impl TopicLog {
     fn corrupt(&self, base: u64, source: BatchError) -> StoreError {
         let next_batch = self
             .tree
-            .range(fragment_key(base.saturating_add(1), 0)..fragment_key(u64::MAX, 0))
+            .range(batch_key(base.saturating_add(1))..batch_key(u64::MAX))
             .keys()
             .next();
         let end = match next_batch {
@@ -747,7 +779,7 @@ impl TopicLog {
     pub fn check_tail(&self, state: &LogState) -> Result<(), StoreError> {
         let Some(last) = self
             .tree
-            .range(fragment_key(0, 0)..fragment_key(u64::MAX, 0))
+            .range(batch_key(0)..batch_key(u64::MAX))
             .keys()
             .next_back()
         else {
@@ -897,25 +929,20 @@ impl TopicLog {
                 Ok(stored) => stored,
                 // A damaged batch wholly below the new start is removed unread.
                 Err(StoreError::Corrupt { offset, end, .. }) if end <= new_first => {
-                    for fragment in self
+                    let stored_len = self
                         .tree
-                        .range(fragment_key(offset, 0)..=fragment_key(offset, u32::MAX))
-                    {
-                        let (key, value) = fragment?;
-                        new_state.bounds.size_bytes = new_state
-                            .bounds
-                            .size_bytes
-                            .saturating_sub(value.len() as u64);
-                        batch.remove(key);
-                    }
+                        .get(batch_key(offset))?
+                        .and_then(|value| Location::decode(&value))
+                        .map_or(0, |location| u64::from(location.len));
+                    new_state.bounds.size_bytes =
+                        new_state.bounds.size_bytes.saturating_sub(stored_len);
+                    batch.remove(&batch_key(offset)[..]);
                     continue;
                 }
                 Err(error) => return Err(error),
             };
             let (base, time) = (stored.base, stored.batch.append_time());
-            for fragment in 0..stored.fragments {
-                batch.remove(&fragment_key(base, fragment)[..]);
-            }
+            batch.remove(&batch_key(base)[..]);
             batch.remove(&timed_key(TIME_PREFIX, time, base)[..]);
             new_state.bounds.size_bytes = new_state
                 .bounds
@@ -938,7 +965,8 @@ impl TopicLog {
             if !kept.is_empty() {
                 let rewritten = RecordBatch::encode_encoded(new_first, time, kept);
                 new_state.bounds.size_bytes += rewritten.bytes.len() as u64;
-                insert_fragments(&mut batch, new_first, &rewritten.bytes);
+                let location = self.segments.append(&rewritten.bytes)?;
+                batch.insert(&batch_key(new_first)[..], &location.encode()[..]);
                 batch.insert(&timed_key(TIME_PREFIX, time, new_first)[..], &[][..]);
                 self.reindex_keys(&mut batch, new_first, &rewritten, kept)?;
             }
@@ -946,7 +974,32 @@ impl TopicLog {
         new_state.bounds.first_offset = new_first;
         batch.insert(STATE_KEY, &new_state.encode()[..]);
         self.tree.apply_batch(batch)?;
+        self.mark_unused_segments()?;
         Ok(new_state)
+    }
+
+    /// Lets the store's next sync remove the segment files no indexed batch lies in.
+    pub(super) fn mark_unused_segments(&self) -> Result<(), StoreError> {
+        self.segments.mark_unused(self.oldest_segment_in_use()?);
+        Ok(())
+    }
+
+    /// The oldest segment file an indexed batch lies in. Batches are appended in offset order,
+    /// except the one a trim rewrites, which then comes first: so only the first two count.
+    fn oldest_segment_in_use(&self) -> Result<Option<u64>, StoreError> {
+        let mut oldest = None;
+        for entry in self
+            .tree
+            .range(batch_key(0)..batch_key(u64::MAX))
+            .values()
+            .take(2)
+        {
+            if let Some(location) = Location::decode(&entry?) {
+                oldest =
+                    Some(oldest.map_or(location.segment, |old: u64| old.min(location.segment)));
+            }
+        }
+        Ok(oldest)
     }
 
     /// Points the key-index entries of `events`, now stored as `encoded` under `base`, there.
@@ -1039,54 +1092,39 @@ pub struct Damage {
     pub what: String,
 }
 
-/// A record batch read back from its fragments.
+/// A record batch read back from its segment file.
 struct StoredBatch {
     base: u64,
-    fragments: u32,
     stored_len: u64,
     batch: RecordBatch,
 }
 
-/// Iterator over stored batches: joins consecutive fragments with the same base offset.
+fn bad_location() -> BatchError {
+    BatchError::Malformed("its index entry is not a location".into())
+}
+
+/// Iterator over stored batches, in offset order, read through the index.
 struct StoredBatches<'a> {
     log: &'a TopicLog,
-    fragments: sled::Iter,
-    /// A fragment read ahead that starts the next batch.
-    pending: Option<(u64, sled::IVec)>,
+    index: sled::Iter,
 }
 
 impl StoredBatches<'_> {
-    fn next_fragment(&mut self) -> Option<Result<(u64, sled::IVec), StoreError>> {
-        if let Some(pending) = self.pending.take() {
-            return Some(Ok(pending));
-        }
-        Some(
-            self.fragments
-                .next()?
-                .map(|(key, value)| (decode_key_u64(&key, 1).unwrap_or(u64::MAX), value))
-                .map_err(StoreError::from),
-        )
-    }
-
-    fn join(&mut self) -> Result<Option<StoredBatch>, StoreError> {
-        let Some(first) = self.next_fragment() else {
-            return Ok(None);
-        };
-        let (base, first) = first?;
-        let mut bytes = first.to_vec();
-        let mut fragments = 1;
-        while let Some(next) = self.next_fragment() {
-            let (next_base, value) = next?;
-            if next_base != base {
-                self.pending = Some((next_base, value));
-                break;
-            }
-            bytes.extend_from_slice(&value);
-            fragments += 1;
-        }
-        let stored_len = bytes.len() as u64;
-        let batch = RecordBatch::decode(Bytes::from(bytes))
-            .map_err(|source| self.log.corrupt(base, source))?;
+    fn read(&self, key: &[u8], value: &[u8]) -> Result<StoredBatch, StoreError> {
+        let base = decode_key_u64(key, 1).unwrap_or(u64::MAX);
+        let location =
+            Location::decode(value).ok_or_else(|| self.log.corrupt(base, bad_location()))?;
+        let bytes = self
+            .log
+            .segments
+            .read(location, 0, location.len as usize)
+            .map_err(|error| match error {
+                ReadError::Store(error) => error,
+                other => self
+                    .log
+                    .corrupt(base, BatchError::Malformed(other.to_string())),
+            })?;
+        let batch = RecordBatch::decode(bytes).map_err(|source| self.log.corrupt(base, source))?;
         if batch.base_offset() != base {
             let wrong = BatchError::Malformed(format!(
                 "batch stored under offset {base} starts at {}",
@@ -1094,12 +1132,11 @@ impl StoredBatches<'_> {
             ));
             return Err(self.log.corrupt(base, wrong));
         }
-        Ok(Some(StoredBatch {
+        Ok(StoredBatch {
             base,
-            fragments,
-            stored_len,
+            stored_len: location.len.into(),
             batch,
-        }))
+        })
     }
 }
 
@@ -1107,6 +1144,9 @@ impl Iterator for StoredBatches<'_> {
     type Item = Result<StoredBatch, StoreError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.join().transpose()
+        Some(match self.index.next()? {
+            Ok((key, value)) => self.read(&key, &value),
+            Err(error) => Err(error.into()),
+        })
     }
 }

@@ -636,21 +636,36 @@ pub async fn assert_topic_range(client: &mut Client, topic: &str, first: u64, ne
 }
 
 /// Flips a bit in the middle of the stored record batch of `topic` that starts at `base`, in a
-/// stopped server's data directory. It goes through sled, so sled's own checksums still match
-/// and only the batch's checksum can tell.
+/// stopped server's data directory: in its segment file, found through the index in sled, so
+/// only the batch's own checksum can tell.
 pub fn damage_stored_batch(data_dir: &Path, topic: &str, base: u64) {
-    let db = sled::open(data_dir).expect("open sled");
-    let tree = db.open_tree(format!("topic/{topic}")).expect("tree");
-    let mut key = vec![b'e'];
-    key.extend_from_slice(&base.to_be_bytes());
-    key.extend_from_slice(&0u32.to_be_bytes());
-    let mut value = tree
-        .get(&key)
-        .expect("get")
-        .unwrap_or_else(|| panic!("no batch stored at offset {base}"))
-        .to_vec();
-    let middle = value.len() / 2;
-    value[middle] ^= 0x04;
-    tree.insert(key, value).expect("insert");
-    db.flush().expect("flush");
+    /// The one field of the stored topic metadata needed here: the segment directory's name.
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct StoredMeta {
+        #[prost(string, tag = "6")]
+        segments: String,
+    }
+    let (segment_dir, location) = {
+        let db = sled::open(data_dir).expect("open sled");
+        let tree = db.open_tree(format!("topic/{topic}")).expect("tree");
+        let meta = tree.get(b"m").expect("get").expect("topic metadata");
+        let meta = <StoredMeta as prost::Message>::decode(&meta[..]).expect("decode metadata");
+        let mut key = vec![b'b'];
+        key.extend_from_slice(&base.to_be_bytes());
+        let location = tree
+            .get(&key)
+            .expect("get")
+            .unwrap_or_else(|| panic!("no batch stored at offset {base}"));
+        (meta.segments, location.to_vec())
+    };
+    let segment = u64::from_le_bytes(location[..8].try_into().expect("segment"));
+    let position = u64::from_le_bytes(location[8..16].try_into().expect("position"));
+    let len = u32::from_le_bytes(location[16..20].try_into().expect("len"));
+    let path = data_dir
+        .join("segments")
+        .join(segment_dir)
+        .join(format!("{segment:020}.seg"));
+    let mut bytes = std::fs::read(&path).expect("read segment");
+    bytes[(position + u64::from(len) / 2) as usize] ^= 0x04;
+    std::fs::write(&path, bytes).expect("write segment");
 }

@@ -1,0 +1,407 @@
+//! One topic's record batches on disk: append-only segment files in the topic's own directory.
+//!
+//! sled keeps only the index (where each batch lies), so a batch's bytes are written once, by
+//! one `pwrite`, instead of being rewritten with the B-tree leaves that would hold them.
+//!
+//! Files are named by a sequence number (`00000000000000000007.seg`); each run appends to a new
+//! one, so a file is never appended to after a crash. A file grows to the configured size
+//! (`--segment-bytes`), then the next takes over. A file is removed once no indexed batch lies in
+//! it any more.
+//!
+//! Ordering: an append is fsynced before the caller indexes it, so whatever index sled
+//! recovers points at bytes that reached the disk. sled may write its own buffers out (and even
+//! fsync them) at any time, so this holds with `--fsync never` too, where only the index waits
+//! for sled to write it out.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::{Buf, BufMut, Bytes};
+
+use super::StoreError;
+use super::durability::{create_dir_durably, sync_dir};
+
+const EXTENSION: &str = "seg";
+/// Most files a topic keeps open, so a long history read from the start does not hold a
+/// descriptor per file.
+const MAX_OPEN_FILES: usize = 8;
+
+/// Where a store keeps its topics' segment directories, and how large their files grow.
+#[derive(Debug, Clone)]
+pub struct SegmentRoot {
+    /// The directory holding one directory per topic.
+    pub dir: PathBuf,
+    /// Size at which appends move on to a new file; whole files are what retention frees.
+    pub segment_bytes: u64,
+}
+
+impl SegmentRoot {
+    /// The segment files in the topic directory `name`.
+    pub fn topic(&self, name: &str) -> Result<Segments, StoreError> {
+        Segments::open(self.dir.join(name), self.segment_bytes)
+    }
+}
+
+/// Where a stored batch lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    /// The file's sequence number.
+    pub segment: u64,
+    /// The first byte's position in the file.
+    pub position: u64,
+    /// The batch's length in bytes.
+    pub len: u32,
+}
+
+impl Location {
+    /// Length of [`Location::encode`]'s output.
+    pub const ENCODED_LEN: usize = 8 + 8 + 4;
+
+    /// Its index entry.
+    pub fn encode(&self) -> [u8; Self::ENCODED_LEN] {
+        let mut out = [0; Self::ENCODED_LEN];
+        let mut buf = &mut out[..];
+        buf.put_u64_le(self.segment);
+        buf.put_u64_le(self.position);
+        buf.put_u32_le(self.len);
+        out
+    }
+
+    /// Reads an index entry; `None` if it is not one.
+    pub fn decode(mut bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != Self::ENCODED_LEN {
+            return None;
+        }
+        Some(Self {
+            segment: bytes.get_u64_le(),
+            position: bytes.get_u64_le(),
+            len: bytes.get_u32_le(),
+        })
+    }
+}
+
+/// Why stored bytes could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file holding them is gone.
+    #[error("segment file {0} is missing")]
+    MissingFile(PathBuf),
+    /// The file ends before them.
+    #[error("segment file {0} is cut short")]
+    ShortFile(PathBuf),
+    /// Reading failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A topic's segment files.
+pub struct Segments {
+    dir: PathBuf,
+    segment_bytes: u64,
+    files: Mutex<Files>,
+}
+
+#[derive(Default)]
+struct Files {
+    /// Files kept open, by sequence number: the active one and the latest read.
+    open: BTreeMap<u64, Arc<File>>,
+    /// The file this run appends to, once it has one.
+    active: Option<Active>,
+    /// The sequence number the next new file gets.
+    next_segment: u64,
+    /// Files below this sequence number hold no indexed batch once the store's next sync has
+    /// made the trim that freed them durable.
+    releasable_below: Option<u64>,
+}
+
+#[derive(Clone, Copy)]
+struct Active {
+    segment: u64,
+    len: u64,
+}
+
+impl Files {
+    /// Keeps `file` open, closing the oldest other than the active one beyond
+    /// [`MAX_OPEN_FILES`].
+    fn keep_open(&mut self, segment: u64, file: Arc<File>) {
+        self.open.insert(segment, file);
+        let active = self.active.map(|active| active.segment);
+        while self.open.len() > MAX_OPEN_FILES {
+            let Some(oldest) = self.open.keys().copied().find(|&open| Some(open) != active) else {
+                break;
+            };
+            self.open.remove(&oldest);
+        }
+    }
+}
+
+fn io_error(action: String) -> impl FnOnce(std::io::Error) -> StoreError {
+    move |source| StoreError::Io { action, source }
+}
+
+fn file_name(segment: u64) -> String {
+    format!("{segment:020}.{EXTENSION}")
+}
+
+fn segment_of(path: &Path) -> Option<u64> {
+    if path.extension()? != EXTENSION {
+        return None;
+    }
+    path.file_stem()?.to_str()?.parse().ok()
+}
+
+impl Segments {
+    /// The segment files in `dir` (which need not exist yet; the first append creates it).
+    pub fn open(dir: PathBuf, segment_bytes: u64) -> Result<Self, StoreError> {
+        let mut next_segment = 0;
+        match std::fs::read_dir(&dir) {
+            Ok(entries) => {
+                for entry in entries {
+                    let entry = entry.map_err(io_error(format!("listing {}", dir.display())))?;
+                    if let Some(segment) = segment_of(&entry.path()) {
+                        next_segment = next_segment.max(segment + 1);
+                    }
+                }
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(io_error(format!("listing {}", dir.display()))(err)),
+        }
+        Ok(Self {
+            dir,
+            segment_bytes,
+            files: Mutex::new(Files {
+                next_segment,
+                ..Files::default()
+            }),
+        })
+    }
+
+    /// The directory holding the files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Files> {
+        self.files
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Appends `bytes` and makes them durable; returns where they lie.
+    ///
+    /// Appends must come from one caller at a time (the topic's writer).
+    pub fn append(&self, bytes: &[u8]) -> Result<Location, StoreError> {
+        let len = u32::try_from(bytes.len()).map_err(|_| StoreError::Io {
+            action: format!("appending {} bytes to one segment", bytes.len()),
+            source: std::io::Error::other("a record batch is limited to 4 GiB"),
+        })?;
+        let (active, file, created) = self.active_for(bytes.len() as u64)?;
+        let path = self.dir.join(file_name(active.segment));
+        let written = self.write_durably(&file, bytes, active.len, created, &path);
+        let mut files = self.lock();
+        if let Err(error) = written {
+            // After a failed write or fsync, what the file holds past its last good append is
+            // unknown (a failed fsync may even have dropped it): the next append starts a new file.
+            files.active = None;
+            return Err(error);
+        }
+        if let Some(current) = files.active.as_mut() {
+            current.len = active.len + bytes.len() as u64;
+        }
+        Ok(Location {
+            segment: active.segment,
+            position: active.len,
+            len,
+        })
+    }
+
+    /// Writes `bytes` at `position` of `file` and makes them durable, with the file's name if it
+    /// was just `created`.
+    fn write_durably(
+        &self,
+        file: &File,
+        bytes: &[u8],
+        position: u64,
+        created: bool,
+        path: &Path,
+    ) -> Result<(), StoreError> {
+        file.write_all_at(bytes, position).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::StorageFull {
+                StoreError::SegmentFull {
+                    path: path.to_path_buf(),
+                }
+            } else {
+                io_error(format!("writing {}", path.display()))(source)
+            }
+        })?;
+        file.sync_data()
+            .map_err(io_error(format!("fsync of {}", path.display())))?;
+        if created {
+            sync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    /// The file to append `len` bytes to, and whether it was just created.
+    fn active_for(&self, len: u64) -> Result<(Active, Arc<File>, bool), StoreError> {
+        let mut files = self.lock();
+        if let Some(active) = files.active
+            && (active.len == 0 || active.len + len <= self.segment_bytes)
+            && let Some(file) = files.open.get(&active.segment)
+        {
+            return Ok((active, Arc::clone(file), false));
+        }
+        create_dir_durably(&self.dir)?;
+        let segment = files.next_segment;
+        let path = self.dir.join(file_name(segment));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io_error(format!("creating {}", path.display())))?;
+        let file = Arc::new(file);
+        let active = Active { segment, len: 0 };
+        files.next_segment = segment + 1;
+        files.active = Some(active);
+        files.keep_open(segment, Arc::clone(&file));
+        Ok((active, file, true))
+    }
+
+    /// Reads `len` bytes at `offset` within the batch at `location`.
+    pub fn read(&self, location: Location, offset: u64, len: usize) -> Result<Bytes, ReadError> {
+        let path = self.dir.join(file_name(location.segment));
+        let file = self.file(location.segment, &path)?;
+        let mut bytes = vec![0; len];
+        match file.read_exact_at(&mut bytes, location.position + offset) {
+            Ok(()) => Ok(Bytes::from(bytes)),
+            Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => {
+                Err(ReadError::ShortFile(path))
+            }
+            Err(err) => Err(io_error(format!("reading {}", path.display()))(err).into()),
+        }
+    }
+
+    fn file(&self, segment: u64, path: &Path) -> Result<Arc<File>, ReadError> {
+        if let Some(file) = self.lock().open.get(&segment) {
+            return Ok(Arc::clone(file));
+        }
+        let file = match File::open(path) {
+            Ok(file) => Arc::new(file),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ReadError::MissingFile(path.to_path_buf()));
+            }
+            Err(err) => return Err(io_error(format!("opening {}", path.display()))(err).into()),
+        };
+        self.lock().keep_open(segment, Arc::clone(&file));
+        Ok(file)
+    }
+
+    /// Notes that no indexed batch lies in a file older than `oldest_in_use` (none: in no
+    /// file); those older than it and than every file appends may still go to are removed by
+    /// [`Segments::release`] after the store's next sync.
+    pub fn mark_unused(&self, oldest_in_use: Option<u64>) {
+        let mut files = self.lock();
+        let appendable = files
+            .active
+            .map_or(files.next_segment, |active| active.segment);
+        let below = oldest_in_use.map_or(appendable, |oldest| oldest.min(appendable));
+        files.releasable_below = files.releasable_below.max(Some(below));
+    }
+
+    /// Takes the bound set by [`Segments::mark_unused`], before a sync.
+    pub fn take_releasable(&self) -> Option<u64> {
+        self.lock().releasable_below.take()
+    }
+
+    /// Removes the files below `segment`, except the one being appended to.
+    pub fn release(&self, segment: u64) -> Result<(), StoreError> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(err) => return Err(io_error(format!("listing {}", self.dir.display()))(err)),
+        };
+        let active = self.lock().active.map(|active| active.segment);
+        for entry in entries {
+            let path = entry
+                .map_err(io_error(format!("listing {}", self.dir.display())))?
+                .path();
+            let Some(found) = segment_of(&path) else {
+                continue;
+            };
+            if found < segment && Some(found) != active {
+                self.lock().open.remove(&found);
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(err) => return Err(io_error(format!("removing {}", path.display()))(err)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the directory and every file in it (the topic is being deleted).
+    pub fn remove_all(&self) -> Result<(), StoreError> {
+        let mut files = self.lock();
+        files.open.clear();
+        files.active = None;
+        match std::fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(err) => Err(io_error(format!("removing {}", self.dir.display()))(err)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appended_bytes_read_back_from_their_location() {
+        let dir = tempfile::tempdir().unwrap();
+        let segments = Segments::open(dir.path().join("t"), 1 << 20).unwrap();
+        let first = segments.append(b"hello").unwrap();
+        let second = segments.append(b"world!").unwrap();
+        assert_eq!(first.position, 0);
+        assert_eq!(second.position, 5);
+        assert_eq!(second.segment, first.segment);
+        assert_eq!(&segments.read(second, 0, 6).unwrap()[..], b"world!");
+        assert_eq!(&segments.read(second, 1, 3).unwrap()[..], b"orl");
+        assert!(matches!(
+            segments.read(second, 2, 6),
+            Err(ReadError::ShortFile(_))
+        ));
+        assert_eq!(Location::decode(&second.encode()), Some(second));
+    }
+
+    #[test]
+    fn a_reopened_log_appends_to_a_new_file_and_release_keeps_the_active_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t");
+        let old = Segments::open(path.clone(), 1 << 20)
+            .unwrap()
+            .append(b"old")
+            .unwrap();
+        let segments = Segments::open(path.clone(), 1 << 20).unwrap();
+        let new = segments.append(b"new").unwrap();
+        assert_eq!(new.segment, old.segment + 1);
+        assert_eq!(new.position, 0);
+        assert_eq!(&segments.read(old, 0, 3).unwrap()[..], b"old");
+        segments.mark_unused(None);
+        let below = segments.take_releasable().unwrap();
+        assert_eq!(segments.take_releasable(), None);
+        segments.release(below).unwrap();
+        assert!(matches!(
+            segments.read(old, 0, 3),
+            Err(ReadError::MissingFile(_))
+        ));
+        assert_eq!(&segments.read(new, 0, 3).unwrap()[..], b"new");
+        segments.remove_all().unwrap();
+        assert!(!path.exists());
+    }
+}
