@@ -279,8 +279,10 @@ async fn fsync_never_recovers_a_consistent_prefix() {
     );
 }
 
-/// Default settings while sled writes pages over 128 KiB to files of their own under `blobs/`,
-/// on a disk slow enough that the syncer's listing of new files can see one half written.
+/// Default settings with huge events (136–264 KiB). They were written to sled's `blobs/` files
+/// (on a disk slow enough there that the syncer's listing of new files could see one half
+/// written, a bug this test found); now they are records of segment files like every event,
+/// and writes under `blobs/` stay slow in case sled ever writes a page that large again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fsync_always_survives_power_cuts_while_sled_writes_blob_files() {
     let test = "fsync_always_survives_power_cuts_while_sled_writes_blob_files";
