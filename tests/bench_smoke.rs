@@ -5,33 +5,22 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn benchmark_smoke_run_prints_every_row() {
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventstream-bench"))
-        .arg("--smoke")
-        .arg(format!(
-            "--server-bin={}",
-            env!("CARGO_BIN_EXE_eventstream")
-        ))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("run the benchmark");
-    let output = tokio::time::timeout(Duration::from_secs(180), child.wait_with_output())
-        .await
-        .expect("smoke run finished in time")
-        .expect("benchmark output");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "benchmark failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+    let (status, stdout, stderr) = run_bench(&["--smoke"]).await;
+    assert!(status.success(), "benchmark failed: {stdout}\n{stderr}");
+    assert_eq!(
+        table_rows(&stdout).len(),
+        11,
+        "expected one row per workload:\n{stdout}"
     );
-    let rows = stdout
+}
+
+/// The workload rows of the printed table, split into trimmed cells.
+fn table_rows(stdout: &str) -> Vec<Vec<&str>> {
+    stdout
         .lines()
         .filter(|line| line.starts_with("| ") && !line.contains("workload"))
-        .count();
-    assert_eq!(rows, 11, "expected one row per workload:\n{stdout}");
+        .map(|line| line.trim_matches('|').split(" | ").map(str::trim).collect())
+        .collect()
 }
 
 /// Runs the benchmark with `args` to the end and returns its exit status, stdout and stderr.
@@ -92,11 +81,7 @@ async fn jetstream_comparison_without_nats_server_says_how_to_install_it() {
 async fn jetstream_comparison_smoke_run_prints_both_servers_columns() {
     let (status, stdout, stderr) = run_bench(&["--smoke", "--jetstream"]).await;
     assert!(status.success(), "benchmark failed: {stdout}\n{stderr}");
-    let rows: Vec<Vec<&str>> = stdout
-        .lines()
-        .filter(|line| line.starts_with("| ") && !line.contains("workload"))
-        .map(|line| line.trim_matches('|').split(" | ").map(str::trim).collect())
-        .collect();
+    let rows = table_rows(&stdout);
     assert_eq!(rows.len(), 11, "expected one row per workload:\n{stdout}");
     for row in &rows {
         assert_eq!(row.len(), 7, "expected 7 columns: {row:?}");

@@ -508,6 +508,26 @@ async fn replay(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
 /// Events per second in the latency workload.
 const LATENCY_RATE: u64 = 5_000;
 
+/// Starts `total` publishes at [`LATENCY_RATE`], each given its send time in nanoseconds since
+/// `epoch`, without waiting for earlier ones; then waits for them all.
+async fn publish_paced<F, Fut>(total: u64, epoch: Instant, mut publish_one: F) -> BenchResult<()>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: std::future::Future<Output = BenchResult<()>> + Send + 'static,
+{
+    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / LATENCY_RATE));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut in_flight = tokio::task::JoinSet::new();
+    for _ in 0..total {
+        ticker.tick().await;
+        in_flight.spawn(publish_one(epoch.elapsed().as_nanos() as u64));
+    }
+    while let Some(done) = in_flight.join_next().await {
+        done??;
+    }
+    Ok(())
+}
+
 /// The median and the 99th percentile.
 fn p50_p99(mut latencies: Vec<Duration>) -> (Duration, Duration) {
     latencies.sort();
@@ -532,23 +552,10 @@ async fn latency(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
     stream.message().await?.ok_or("no caught-up response")?;
     let publisher = {
         let client = client.clone();
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / LATENCY_RATE));
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-            let mut in_flight = tokio::task::JoinSet::new();
-            for _ in 0..total {
-                ticker.tick().await;
-                let sent = epoch.elapsed().as_nanos() as u64;
-                let mut client = client.clone();
-                in_flight.spawn(async move {
-                    publish(&mut client, "bench", vec![event(sent, false)]).await
-                });
-            }
-            while let Some(done) = in_flight.join_next().await {
-                done??;
-            }
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-        })
+        tokio::spawn(publish_paced(total, epoch, move |sent| {
+            let mut client = client.clone();
+            async move { publish(&mut client, "bench", vec![event(sent, false)]).await }
+        }))
     };
     let mut latencies = Vec::with_capacity(total as usize);
     while (latencies.len() as u64) < total {
@@ -744,7 +751,7 @@ mod jetstream {
 
     use super::{
         BenchResult, LATENCY_RATE, Sample, Sizes, Summary, dir_size, p50_p99, payload,
-        payload_sequence, peak_rss, rate,
+        payload_sequence, peak_rss, publish_paced, rate,
     };
 
     /// The stream and the subject its messages are published to.
@@ -1039,20 +1046,13 @@ mod jetstream {
         let epoch = Instant::now();
         let js = server.connect().await?;
         let mut messages = unacked_messages(&js, DeliverPolicy::New).await?;
-        let publisher = tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / LATENCY_RATE));
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-            let mut in_flight = JoinSet::new();
-            for _ in 0..total {
-                ticker.tick().await;
-                let sent = epoch.elapsed().as_nanos() as u64;
-                in_flight.spawn(js.publish(STREAM, payload(sent)).await?.into_future());
+        let publisher = tokio::spawn(publish_paced(total, epoch, move |sent| {
+            let js = js.clone();
+            async move {
+                js.publish(STREAM, payload(sent)).await?.await?;
+                Ok(())
             }
-            while let Some(done) = in_flight.join_next().await {
-                done??;
-            }
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-        });
+        }));
         let mut latencies = Vec::with_capacity(total as usize);
         while (latencies.len() as u64) < total {
             let message = messages.next().await.ok_or("consumer ended early")??;

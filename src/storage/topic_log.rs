@@ -929,10 +929,11 @@ impl TopicLog {
                 Ok(stored) => stored,
                 // A damaged batch wholly below the new start is removed unread.
                 Err(StoreError::Corrupt { offset, end, .. }) if end <= new_first => {
+                    // Its index entry may be what is damaged: then no size is known to subtract.
                     let stored_len = self
-                        .tree
-                        .get(batch_key(offset))?
-                        .and_then(|value| Location::decode(&value))
+                        .location(offset)
+                        .ok()
+                        .flatten()
                         .map_or(0, |location| u64::from(location.len));
                     new_state.bounds.size_bytes =
                         new_state.bounds.size_bytes.saturating_sub(stored_len);
