@@ -311,3 +311,56 @@ async fn a_deleted_topic_is_not_taken_for_a_lost_one_after_a_crash() {
         .expect_err("the deleted topic must stay deleted");
     assert_eq!(status.code(), tonic::Code::NotFound, "{status:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segment_directories_no_topic_owns_are_removed_at_start_up() {
+    let dir = written_data_dir().await;
+    // What a crash between dropping a deleted topic's index and removing its files leaves.
+    let orphan = dir
+        .path()
+        .join("segments")
+        .join("0123456789abcdef0123456789abcdef");
+    std::fs::create_dir_all(&orphan).expect("create orphan");
+    std::fs::write(orphan.join("00000000000000000000.seg"), b"old bytes").expect("write");
+
+    let server = ChildServer::start(dir.path(), &[]).await;
+    assert!(
+        !orphan.exists(),
+        "the orphaned segment directory is still there"
+    );
+    let mut client = server.client().await;
+    let (events, ended) = read_checked(&mut client, 0).await;
+    assert!(ended.is_none(), "{ended:?}");
+    assert_eq!(events.len() as u64, EVENTS);
+    server.kill().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_directory_in_the_old_format_is_refused_saying_why() {
+    /// The topic metadata of the format before segment files: no segment directory (field 6).
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct OldMeta {
+        #[prost(uint64, tag = "1")]
+        create_time: u64,
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let db = sled::open(dir.path()).expect("open sled");
+        let tree = db.open_tree(format!("topic/{TOPIC}")).expect("tree");
+        let meta = OldMeta { create_time: 1 };
+        tree.insert(b"m", prost::Message::encode_to_vec(&meta))
+            .expect("insert");
+        db.flush().expect("flush");
+    }
+    let output = match ChildServer::try_start(dir.path(), &[]).await {
+        Ok(server) => {
+            server.kill().await;
+            panic!("the server started on a data directory it cannot read");
+        }
+        Err(output) => output,
+    };
+    assert!(
+        output.contains("format of an older eventstream version") && output.contains(TOPIC),
+        "{output}"
+    );
+}
