@@ -23,8 +23,10 @@ use eventstream::pb;
 use eventstream::pb::subscribe_request::Start;
 use eventstream::storage::record_batch::{BatchError, EncodedBatch, EncodedEvent, RecordBatch};
 
-/// The record batch's fixed header: version, CRC32C, base offset, count, append time.
-pub const HEADER_LEN: usize = 1 + 4 + 8 + 4 + 8;
+/// The record batch's fixed header: version, CRC32C, length, base offset, count, append time.
+pub const HEADER_LEN: usize = 1 + 4 + 4 + 8 + 4 + 8;
+/// The record batch format's version.
+const VERSION: u8 = 2;
 
 /// The payload limit the byte-level request targets validate against: small, so that inputs
 /// reach both sides of it.
@@ -63,6 +65,9 @@ pub fn record_batch(data: &[u8]) {
     if let Some(expected) = header_error(data) {
         assert_eq!(decoded.as_ref().err(), Some(&expected), "header check");
     }
+    if let Some(len) = RecordBatch::stored_len(data) {
+        assert!(len >= HEADER_LEN, "a scan always moves on: {len}");
+    }
     match decoded {
         Ok(batch) => check_decoded_batch(data, &batch),
         Err(err) => assert!(!err.to_string().is_empty()),
@@ -75,12 +80,21 @@ fn header_error(data: &[u8]) -> Option<BatchError> {
     if data.len() < HEADER_LEN {
         return Some(BatchError::Truncated(data.len()));
     }
-    if data[0] != 1 {
+    if data[0] != VERSION {
         return Some(BatchError::UnknownVersion(data[0]));
     }
     let stored = u32::from_le_bytes(data[1..5].try_into().expect("4 bytes"));
     let computed = crc32c::crc32c(&data[5..]);
-    (stored != computed).then_some(BatchError::Checksum { stored, computed })
+    if stored != computed {
+        return Some(BatchError::Checksum { stored, computed });
+    }
+    let len = u32::from_le_bytes(data[5..9].try_into().expect("4 bytes"));
+    (usize::try_from(len).ok() != Some(data.len())).then(|| {
+        BatchError::Malformed(format!(
+            "header says {len} bytes, the batch has {}",
+            data.len()
+        ))
+    })
 }
 
 fn le_u64(bytes: &[u8]) -> u64 {
@@ -91,9 +105,14 @@ fn le_u64(bytes: &[u8]) -> u64 {
 fn check_decoded_batch(data: &[u8], batch: &RecordBatch) {
     let base = batch.base_offset();
     let end = batch.end_offset();
-    assert_eq!(base, le_u64(&data[5..13]), "base offset");
-    assert_eq!(batch.append_time(), Timestamp(le_u64(&data[17..25])));
-    let count = u32::from_le_bytes(data[13..17].try_into().expect("4 bytes"));
+    assert_eq!(
+        RecordBatch::stored_len(data),
+        Some(data.len()),
+        "a scan finds the batch's end"
+    );
+    assert_eq!(base, le_u64(&data[9..17]), "base offset");
+    assert_eq!(batch.append_time(), Timestamp(le_u64(&data[21..29])));
+    let count = u32::from_le_bytes(data[17..21].try_into().expect("4 bytes"));
     assert_eq!(end - base, u64::from(count), "end offset");
 
     let (iterated, peak) = meter::peak_alloc(|| {

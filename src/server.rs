@@ -26,8 +26,6 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a client gets to complete the TLS handshake: a connection that stalls in it holds
 /// a socket and a task.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How often sled writes its buffers out by itself under `--fsync never` (its default).
-const SLED_BACKGROUND_FLUSH: Duration = Duration::from_millis(500);
 
 /// Why the server could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -103,13 +101,8 @@ pub async fn run(
     let data_dir = config.data_dir.clone();
     let options = StoreOptions {
         cache_bytes: config.cache_bytes,
-        // With fsync on, every group commit flushes; with it off, sled's own flusher is all
-        // there is.
-        background_flush: match config.fsync {
-            FsyncPolicy::Always => None,
-            FsyncPolicy::Never => Some(SLED_BACKGROUND_FLUSH),
-        },
         segment_bytes: config.segment_bytes,
+        sync_appends: config.fsync == FsyncPolicy::Always,
     };
     let store = tokio::task::spawn_blocking(move || Store::open(&data_dir, options))
         .await

@@ -341,15 +341,25 @@ fn length_fields(batch: &[u8]) -> Vec<std::ops::Range<usize>> {
     found
 }
 
-/// Rewrites the checksum (and usually the version) so that damage reaches the record parser.
+/// Rewrites the checksum (and usually the version and length) so that damage reaches the
+/// record parser.
 fn repair_header(rng: &mut Rng, data: &mut [u8]) {
     if data.len() >= harness::HEADER_LEN {
         if rng.u8(0..4) != 0 {
-            data[0] = 1;
+            data[0] = 2;
         }
-        let crc = crc32c::crc32c(&data[5..]);
-        data[1..5].copy_from_slice(&crc.to_le_bytes());
+        if rng.u8(0..4) != 0 {
+            let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+            data[5..9].copy_from_slice(&len.to_le_bytes());
+        }
+        seal(data);
     }
+}
+
+/// Rewrites a batch's checksum to match its bytes.
+fn seal(data: &mut [u8]) {
+    let crc = crc32c::crc32c(&data[5..]);
+    data[1..5].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// One mutated record batch: length fields set huge, header fields set to edge values, or
@@ -365,12 +375,13 @@ fn mutate_batch(rng: &mut Rng, data: &mut Vec<u8>, pool: &[Vec<u8>]) {
             }
         }
         1 if data.len() >= harness::HEADER_LEN => {
-            // Base offset, count or append time.
+            // Length, base offset, count or append time.
             let value = interesting(rng, data.len());
-            match rng.u8(0..3) {
-                0 => data[5..13].copy_from_slice(&value.to_le_bytes()),
-                1 => data[13..17].copy_from_slice(&(value as u32).to_le_bytes()),
-                _ => data[17..25].copy_from_slice(&value.to_le_bytes()),
+            match rng.u8(0..4) {
+                0 => data[5..9].copy_from_slice(&(value as u32).to_le_bytes()),
+                1 => data[9..17].copy_from_slice(&value.to_le_bytes()),
+                2 => data[17..21].copy_from_slice(&(value as u32).to_le_bytes()),
+                _ => data[21..29].copy_from_slice(&value.to_le_bytes()),
             }
         }
         _ => mutate(rng, data, pool),
@@ -866,8 +877,9 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
         harness::HEADER_LEN + 1..harness::HEADER_LEN + 2,
         varint(u64::MAX),
     );
-    let crc = crc32c::crc32c(&huge_record[5..]);
-    huge_record[1..5].copy_from_slice(&crc.to_le_bytes());
+    let len = u32::try_from(huge_record.len()).expect("small");
+    huge_record[5..9].copy_from_slice(&len.to_le_bytes());
+    seal(&mut huge_record);
     let mut bad_crc = batch(3, 2, full_event);
     let last = bad_crc.len() - 1;
     bad_crc[last] ^= 1;

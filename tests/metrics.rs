@@ -175,7 +175,7 @@ async fn metrics_count_the_traffic() {
         4.0
     );
     assert!(scraped.value("eventstream_fsync_duration_seconds_count", &[]) >= 1.0);
-    assert!(scraped.value("eventstream_fsync_commits_sum", &[]) >= 2.0);
+    assert!(scraped.value("eventstream_fsync_requests_sum", &[]) >= 2.0);
     assert_eq!(
         scraped.value("eventstream_topic_first_offset", &of_topic),
         0.0

@@ -1,5 +1,6 @@
 //! Model-based property test of the storage layer: random appends, reads, trims, time lookups,
-//! idempotency-key expiry and restarts, checked against a plain in-memory model.
+//! idempotency-key expiry, restarts and crashes that lose the index written since the last sync,
+//! checked against a plain in-memory model.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,6 +28,9 @@ enum Op {
     ExpireDedup { appends: usize },
     /// Close and reopen the store.
     Restart,
+    /// Close the store and put sled's files back as they were at the last sync, as a crash
+    /// would leave them; the segment files keep every append.
+    Crash,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -37,6 +41,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..20).prop_map(|append| Op::OffsetAtTime { append }),
         1 => (0usize..20).prop_map(|appends| Op::ExpireDedup { appends }),
         1 => Just(Op::Restart),
+        1 => Just(Op::Crash),
     ]
 }
 
@@ -48,6 +53,10 @@ struct Model {
     /// Append time of each append, in order.
     append_times: Vec<(Timestamp, u64)>,
     dedup: BTreeMap<String, DedupEntry>,
+    /// The first offset and idempotency entries as of the last sync...
+    synced: (u64, BTreeMap<String, DedupEntry>),
+    /// ...and the entries appended since, which a crash must not lose.
+    dedup_since_sync: Vec<(String, DedupEntry)>,
 }
 
 impl Model {
@@ -58,6 +67,87 @@ impl Model {
     fn point(&self, at: f64) -> u64 {
         self.first + ((self.next() - self.first) as f64 * at) as u64
     }
+
+    fn synced(&mut self) {
+        self.synced = (self.first, self.dedup.clone());
+        self.dedup_since_sync.clear();
+    }
+
+    /// What survives losing the index written since the last sync: every append (its segment
+    /// file has it), but no trim or expiry.
+    fn crashed(&mut self) {
+        self.first = self.synced.0;
+        self.dedup = self.synced.1.clone();
+        self.dedup.extend(self.dedup_since_sync.drain(..));
+    }
+}
+
+/// The files sled keeps in the data directory: everything but the segment files and the
+/// durable-ends checkpoint.
+fn index_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .expect("list data directory")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| {
+            let name = path
+                .file_name()
+                .and_then(|name| name.to_str())
+                .unwrap_or("");
+            name != "segments" && !name.starts_with("durable-ends")
+        })
+        .collect()
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).expect("create directory");
+        for entry in std::fs::read_dir(from).expect("list") {
+            let entry = entry.expect("entry");
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).expect("copy");
+    }
+}
+
+/// Copies sled's files (quiescent after a sync) to `snapshot`, replacing what it held.
+fn save_index(dir: &Path, snapshot: &Path) {
+    let _ = std::fs::remove_dir_all(snapshot);
+    std::fs::create_dir_all(snapshot).expect("create snapshot");
+    for path in index_files(dir) {
+        copy_tree(&path, &snapshot.join(path.file_name().expect("name")));
+    }
+}
+
+/// Puts sled's files back as `snapshot` holds them.
+fn restore_index(dir: &Path, snapshot: &Path) {
+    for path in index_files(dir) {
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).expect("remove");
+        } else {
+            std::fs::remove_file(&path).expect("remove");
+        }
+    }
+    copy_tree(snapshot, dir);
+}
+
+/// Opens the store in `dir`. sled's I/O threads may hold the previous instance's file lock
+/// for a moment after it is dropped, and nothing lets us wait for them: so a lock conflict is
+/// retried for up to 5 s.
+fn open_store(dir: &Path, options: StoreOptions) -> Store {
+    let mut attempts = 0;
+    loop {
+        match Store::open(dir, options) {
+            Ok(store) => return store,
+            Err(error)
+                if error.to_string().contains("could not acquire lock") && attempts < 500 =>
+            {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(error) => panic!("open store: {error}"),
+        }
+    }
 }
 
 fn open(dir: &Path) -> (Store, TopicLog) {
@@ -67,7 +157,7 @@ fn open(dir: &Path) -> (Store, TopicLog) {
         segment_bytes: 16 * 1024,
         ..StoreOptions::default()
     };
-    let store = Store::open(dir, options).expect("open store");
+    let store = open_store(dir, options);
     let meta = TopicMeta {
         config: TopicConfig {
             retention_age: None,
@@ -101,8 +191,12 @@ fn check_state(log: &TopicLog, model: &Model) -> LogState {
 
 fn run(ops: Vec<Op>) {
     let dir = tempfile::tempdir().unwrap();
-    let (mut store, mut log) = open(dir.path());
+    let data = dir.path().join("data");
+    let snapshot = dir.path().join("synced-index");
+    let (mut store, mut log) = open(&data);
     let mut model = Model::default();
+    store.sync().expect("sync");
+    save_index(&data, &snapshot);
     for op in ops {
         let state = check_state(&log, &model);
         match op {
@@ -114,6 +208,7 @@ fn run(ops: Vec<Op>) {
                     let offset = model.next() + events.len() as u64;
                     let key = key.map(|k| format!("key-{k}"));
                     let payload = Bytes::from(vec![offset as u8; size]);
+                    let id = Uuid::now_v7();
                     if let Some(key) = &key {
                         if model.dedup.contains_key(key) || entries.iter().any(|(k, _)| k == key) {
                             continue;
@@ -121,13 +216,13 @@ fn run(ops: Vec<Op>) {
                         let entry = DedupEntry {
                             offset,
                             time,
-                            id: Uuid::now_v7(),
+                            id,
                             fingerprint: fingerprint("T", &payload),
                         };
                         entries.push((key.clone(), entry));
                     }
                     events.push(Event {
-                        id: format!("id-{offset}"),
+                        id: id.to_string(),
                         topic: "model".into(),
                         offset,
                         event_type: "T".into(),
@@ -144,14 +239,14 @@ fn run(ops: Vec<Op>) {
                     Append {
                         events: &events,
                         time,
-                        dedup: &entries,
                         cursors: &[],
                     },
                 )
                 .expect("append");
                 model.append_times.push((time, model.next()));
                 model.events.extend(events);
-                model.dedup.extend(entries);
+                model.dedup.extend(entries.iter().cloned());
+                model.dedup_since_sync.extend(entries);
             }
             Op::Read { at, max_bytes } => {
                 let from = model.point(at);
@@ -201,7 +296,20 @@ fn run(ops: Vec<Op>) {
                 store.sync().expect("sync");
                 drop(log);
                 drop(store);
-                (store, log) = open(dir.path());
+                (store, log) = open(&data);
+                store.sync().expect("sync");
+                save_index(&data, &snapshot);
+                model.synced();
+            }
+            Op::Crash => {
+                drop(log);
+                drop(store);
+                restore_index(&data, &snapshot);
+                (store, log) = open(&data);
+                model.crashed();
+                store.sync().expect("sync");
+                save_index(&data, &snapshot);
+                model.synced();
             }
         }
         for (key, entry) in &model.dedup {

@@ -5,7 +5,7 @@ use metrics::{Counter, Histogram, counter, histogram};
 use crate::model::TopicName;
 use crate::telemetry::{
     APPENDED_BYTES, APPENDED_EVENTS, COMMIT_EVENTS, DELIVERED_BYTES, DELIVERED_EVENTS,
-    DUPLICATE_EVENTS, PUBLISH_SECONDS,
+    DUPLICATE_EVENTS, FSYNC_REQUESTS, FSYNC_SECONDS, PUBLISH_SECONDS,
 };
 
 /// What happens to one topic, as counted for `/metrics` (see [`crate::telemetry`]).
@@ -18,6 +18,10 @@ pub(super) struct TopicInstruments {
     pub publish_seconds: Histogram,
     pub delivered_events: Counter,
     pub delivered_bytes: Counter,
+    /// Shared by all topics.
+    pub fsync_seconds: Histogram,
+    /// Shared by all topics.
+    pub fsync_requests: Histogram,
 }
 
 impl TopicInstruments {
@@ -31,6 +35,8 @@ impl TopicInstruments {
             publish_seconds: histogram!(PUBLISH_SECONDS, "topic" => topic.clone()),
             delivered_events: counter!(DELIVERED_EVENTS, "topic" => topic.clone()),
             delivered_bytes: counter!(DELIVERED_BYTES, "topic" => topic),
+            fsync_seconds: histogram!(FSYNC_SECONDS),
+            fsync_requests: histogram!(FSYNC_REQUESTS),
         }
     }
 }

@@ -205,6 +205,7 @@ impl Broker {
         }
     }
 
+    /// Creates a topic, durably, and starts its writer.
     async fn create_locked(
         &self,
         name: TopicName,
@@ -222,6 +223,9 @@ impl Broker {
         };
         let store = Arc::clone(&self.store);
         let log = tokio::task::spawn_blocking(move || store.create_topic(name, meta)).await??;
+        // Before any event: acknowledged events are durable in their segment files alone, but
+        // only the index says which topic those are.
+        self.sync().await?;
         let state = log.state()?;
         let handle = TopicHandle::start(log, state, self.writer_context(), &self.writers);
         tracing::info!(topic = %handle.log().name(), "topic created");
@@ -315,7 +319,6 @@ impl Broker {
             return Err(EngineError::TopicExists(name));
         }
         let handle = self.create_locked(name, config).await?;
-        self.sync().await?;
         Ok(handle.info())
     }
 

@@ -252,7 +252,6 @@ struct PreparedRequest {
 #[derive(Default)]
 struct Appended {
     events: Vec<Event>,
-    dedup: Vec<(String, DedupEntry)>,
     cursor: Option<(CursorName, u64)>,
 }
 
@@ -317,6 +316,11 @@ impl Writer {
 
     /// Appends one group of requests as one record batch, then hands it to the syncer.
     async fn commit_group(&mut self, group: Vec<AppendRequest>) {
+        // A request without events is a barrier: it waits for what was written to the index
+        // before it (a cursor, a consumer group's record) to be durable.
+        let barrier = group
+            .iter()
+            .any(|request| request.publication.events.is_empty());
         let now = Timestamp::now();
         // All events of a group share one time, never earlier than the log's last one.
         let time = now.max(self.state.last_time);
@@ -338,14 +342,12 @@ impl Writer {
             .iter_mut()
             .flat_map(|p| p.appended.events.drain(..))
             .collect();
-        let dedup: Vec<(String, DedupEntry)> = prepared
-            .iter_mut()
-            .flat_map(|p| p.appended.dedup.drain(..))
-            .collect();
         let cursors: Vec<(CursorName, u64)> = prepared
             .iter_mut()
             .filter_map(|p| p.appended.cursor.take())
             .collect();
+        // Events are durable in their segment file once appended; cursors only in the index.
+        let needs_index_sync = barrier || !cursors.is_empty();
         if !events.is_empty() || !cursors.is_empty() {
             let log = self.log.clone();
             let state = self.state;
@@ -358,7 +360,6 @@ impl Writer {
                     Append {
                         events: &events,
                         time,
-                        dedup: &dedup,
                         cursors: &cursors,
                     },
                 )
@@ -376,6 +377,12 @@ impl Writer {
                     self.instruments.appended_events.increment(count as u64);
                     self.instruments.appended_bytes.increment(bytes);
                     self.instruments.commit_events.record(count as f64);
+                    if count > 0 {
+                        self.instruments.fsync_seconds.record(started.elapsed());
+                        self.instruments
+                            .fsync_requests
+                            .record(prepared.len() as f64);
+                    }
                 }
                 Err(error) => {
                     if matches!(&error, EngineError::Storage(store) if store.is_out_of_space()) {
@@ -402,6 +409,7 @@ impl Writer {
         let commit = Commit {
             visible: Arc::clone(&self.visible),
             next_offset: self.state.bounds.next_offset,
+            needs_index_sync,
             replies: prepared.into_iter().map(|p| (p.reply, p.results)).collect(),
         };
         if let Err(mpsc::error::SendError(commit)) = self.commits.send(commit).await {
@@ -578,8 +586,7 @@ impl Writer {
             }
             None => None,
         };
-        let dedup: Vec<(String, DedupEntry)> = own_entries.into_iter().collect();
-        claims.dedup.extend(dedup.iter().cloned());
+        claims.dedup.extend(own_entries);
         claims.key_versions.extend(own_versions);
         if let Some((name, position)) = &cursor {
             claims.cursors.insert(name.clone(), *position);
@@ -588,7 +595,6 @@ impl Writer {
             results,
             Appended {
                 events: stored,
-                dedup,
                 cursor,
             },
         ))

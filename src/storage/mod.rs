@@ -1,7 +1,10 @@
 //! The durable log store: per topic, record batches in segment files and a sled tree indexing
 //! them. Knows nothing of gRPC.
 //!
-//! Events are appended in [`TopicLog::append`]; they become durable at the next [`Store::sync`].
+//! Events are appended in [`TopicLog::append`], durable when it returns: the segment files are
+//! the log of record, and sled's index of them is rebuilt from them at start-up as far as sled
+//! lost it. Cursors and consumer groups live only in the index, durable at the next
+//! [`Store::sync`].
 
 pub mod checkpoint;
 mod durability;
@@ -16,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use group_record::GroupRecord;
-use segments::SegmentRoot;
+use segments::{SegmentRoot, Segments};
 pub use topic_log::{
     Append, Damage, DedupEntry, LogState, TopicLog, TopicMeta, TopicReport, fingerprint,
 };
@@ -164,21 +167,19 @@ impl StoreError {
 pub struct StoreOptions {
     /// Memory sled may use as cache.
     pub cache_bytes: u64,
-    /// With it, sled also writes its buffers out on its own at this interval (for `--fsync
-    /// never`, where nothing else does); without, only [`Store::sync`] does: with fsync on,
-    /// sled's background flush is redundant, a second writer of the same buffers that the group
-    /// commit's flush would then wait behind.
-    pub background_flush: Option<std::time::Duration>,
     /// Size at which a topic's appends move on to a new segment file.
     pub segment_bytes: u64,
+    /// Whether [`TopicLog::append`] fsyncs the events before it returns (`--fsync always`);
+    /// without, they are durable at the next [`Store::sync`].
+    pub sync_appends: bool,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         Self {
             cache_bytes: 64 * 1024 * 1024,
-            background_flush: None,
             segment_bytes: 64 * 1024 * 1024,
+            sync_appends: true,
         }
     }
 }
@@ -232,19 +233,16 @@ impl Store {
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Self, StoreError> {
         let StoreOptions {
             cache_bytes,
-            background_flush,
             segment_bytes,
+            sync_appends,
         } = options;
         durability::create_dir_durably(dir)?;
-        let flush_every_ms = background_flush.map(|interval| {
-            u64::try_from(interval.as_millis())
-                .unwrap_or(u64::MAX)
-                .max(1)
-        });
+        // Only Store::sync writes the index out: a flush of sled's own would be a second writer
+        // of the same buffers that a sync then waits behind.
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
-            .flush_every_ms(flush_every_ms)
+            .flush_every_ms(None)
             .open()?;
         let disk = DiskSync::new(dir)?;
         let recorded_ends = checkpoint::read(dir).map_err(|error| error.to_string());
@@ -254,6 +252,8 @@ impl Store {
             segment_root: SegmentRoot {
                 dir: dir.join(SEGMENTS_DIR),
                 segment_bytes,
+                sync_appends,
+                gate: Arc::default(),
             },
             disk,
             space: Arc::new(SpaceGuard::new(dir)),
@@ -327,7 +327,13 @@ impl Store {
                 }
             }
         }
+        let mut reindexed = false;
         for log in &topics {
+            let events = log.index_unindexed()?;
+            if events > 0 {
+                tracing::info!(topic = %log.name(), events, "indexed the events appended after the index was last written out");
+                reindexed = true;
+            }
             let state = log.state()?;
             if let Some(end) = recorded.remove(log.name())
                 && end > state.bounds.next_offset
@@ -361,7 +367,7 @@ impl Store {
         self.lock_checkpoint()
             .live
             .extend(topics.iter().map(|log| (log.name().clone(), log.clone())));
-        if !recovered.is_empty() {
+        if !recovered.is_empty() || reindexed {
             self.sync()?;
         }
         Ok((topics, recovered))
@@ -504,6 +510,20 @@ impl Store {
         self.sync_checkpointing(true)
     }
 
+    /// Fsyncs the `unsynced` topics' appends (when appends are not fsynced one by one), then
+    /// sled's index: under the closed [`segments::SyncGate`], so no index entry written out
+    /// points at bytes that are not on disk.
+    fn sync_appends_then_index(&self, unsynced: &[Arc<Segments>]) -> Result<(), StoreError> {
+        if self.segment_root.sync_appends {
+            return self.disk.sync(&self.db);
+        }
+        let _closed = self.segment_root.gate.close();
+        for segments in unsynced {
+            segments.sync_appended()?;
+        }
+        self.disk.sync(&self.db)
+    }
+
     fn sync_checkpointing(&self, force: bool) -> Result<(), StoreError> {
         // Held across the sync so a deletion cannot slip between reading the ends and writing
         // them; contended at most once per checkpoint interval.
@@ -517,13 +537,19 @@ impl Store {
                 Some((Arc::clone(log.segments()), below))
             })
             .collect();
+        let unsynced: Vec<Arc<Segments>> = if self.segment_root.sync_appends {
+            Vec::new()
+        } else {
+            let segments = checkpoint.live.values().map(TopicLog::segments);
+            segments.map(Arc::clone).collect()
+        };
         if !force && !checkpoint.writer.due() {
             drop(checkpoint);
-            self.disk.sync(&self.db)?;
+            self.sync_appends_then_index(&unsynced)?;
         } else {
             // Read before the sync, so every end written is one the sync made durable.
             let ends = Self::current_ends(&checkpoint.live)?;
-            self.disk.sync(&self.db)?;
+            self.sync_appends_then_index(&unsynced)?;
             if let Err(error) = checkpoint.writer.write(ends) {
                 // The events are durable; only the detection of later damage is weakened.
                 tracing::warn!(%error, "writing the durable-ends checkpoint failed");

@@ -3,9 +3,13 @@
 //! Layout (integers little-endian):
 //!
 //! ```text
-//! version u8 (= 1) | crc32c u32 of everything after it | base_offset u64 | count u32
-//! | append_time u64 (ns since epoch, shared by every record) | records
+//! version u8 (= 2) | crc32c u32 of everything after it | length u32 (of the whole batch)
+//! | base_offset u64 | count u32 | append_time u64 (ns since epoch, shared by every record)
+//! | records
 //! ```
+//!
+//! The length makes batches self-delimiting, so a segment file can be scanned from any batch's
+//! start (see [`RecordBatch::stored_len`]).
 //!
 //! Each record is `0x0A, varint length, encoded Event`: exactly how field 1 (`repeated Event
 //! events`) of `SubscribeResponse` is encoded, so a run of stored records can be spliced into a
@@ -16,8 +20,9 @@ use prost::Message;
 
 use crate::model::{Event, Timestamp};
 
-const VERSION: u8 = 1;
-const HEADER_LEN: usize = 1 + 4 + 8 + 4 + 8;
+const VERSION: u8 = 2;
+/// Bytes of the fixed header, which [`RecordBatch::stored_len`] needs to see.
+pub const HEADER_LEN: usize = 1 + 4 + 4 + 8 + 4 + 8;
 /// Protobuf key of field 1, length-delimited.
 const RECORD_TAG: u8 = 0x0A;
 
@@ -101,6 +106,13 @@ impl RecordBatch {
         if stored != computed {
             return Err(BatchError::Checksum { stored, computed });
         }
+        let len = header.get_u32_le();
+        if usize::try_from(len).ok() != Some(bytes.len()) {
+            return Err(BatchError::Malformed(format!(
+                "header says {len} bytes, the batch has {}",
+                bytes.len()
+            )));
+        }
         let base_offset = header.get_u64_le();
         let count = header.get_u32_le();
         let append_time = Timestamp(header.get_u64_le());
@@ -127,6 +139,32 @@ impl RecordBatch {
             )));
         }
         Ok(batch)
+    }
+
+    /// The length of the batch whose first [`HEADER_LEN`] bytes are `header`, as the header says;
+    /// `None` if they cannot start a batch. Unchecked until the batch is decoded.
+    pub fn stored_len(header: &[u8]) -> Option<usize> {
+        let mut header = header.get(..HEADER_LEN)?;
+        if header.get_u8() != VERSION {
+            return None;
+        }
+        header.advance(4);
+        usize::try_from(header.get_u32_le())
+            .ok()
+            .filter(|len| *len >= HEADER_LEN)
+    }
+
+    /// Where each record's encoded event lies in the stored batch, in offset order.
+    pub fn spans(&self) -> Result<Vec<std::ops::Range<usize>>, BatchError> {
+        let mut start = HEADER_LEN;
+        let mut spans = Vec::with_capacity(self.count as usize);
+        for record in self.records() {
+            let len = record?.bytes.len();
+            start += 1 + prost::encoding::encoded_len_varint(len as u64);
+            spans.push(start..start + len);
+            start += len;
+        }
+        Ok(spans)
     }
 
     /// The offset of the first record.
@@ -190,9 +228,11 @@ fn encode_records(
         .iter()
         .map(|len| 1 + prost::encoding::encoded_len_varint(*len as u64) + len)
         .sum();
-    let mut out = Vec::with_capacity(HEADER_LEN + records_len);
+    let len = HEADER_LEN + records_len;
+    let mut out = Vec::with_capacity(len);
     out.put_u8(VERSION);
     out.put_u32_le(0);
+    out.put_u32_le(u32::try_from(len).expect("a batch is smaller than 4 GiB"));
     out.put_u64_le(base_offset);
     out.put_u32_le(u32::try_from(lens.len()).expect("a batch holds fewer than 2^32 events"));
     out.put_u64_le(append_time.as_nanos());
@@ -385,6 +425,23 @@ mod tests {
         for (span, event) in batch.spans.iter().zip(&events) {
             assert_eq!(Event::decode(&batch.bytes[span.clone()]).unwrap(), *event);
         }
+    }
+
+    #[test]
+    fn a_decoded_batch_knows_its_length_and_spans() {
+        let events = events(3, 4);
+        let encoded = RecordBatch::encode_indexed(3, Timestamp(1), &events);
+        assert_eq!(
+            RecordBatch::stored_len(&encoded.bytes),
+            Some(encoded.bytes.len())
+        );
+        assert_eq!(
+            RecordBatch::stored_len(&encoded.bytes[..HEADER_LEN - 1]),
+            None
+        );
+        assert_eq!(RecordBatch::stored_len(&[0; HEADER_LEN]), None);
+        let batch = RecordBatch::decode(Bytes::from(encoded.bytes.clone())).unwrap();
+        assert_eq!(batch.spans().unwrap(), encoded.spans);
     }
 
     #[test]

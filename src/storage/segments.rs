@@ -8,16 +8,19 @@
 //! (`--segment-bytes`), then the next takes over. A file is removed once no indexed batch lies in
 //! it any more.
 //!
-//! Ordering: an append is fsynced before the caller indexes it, so whatever index sled
-//! recovers points at bytes that reached the disk. sled may write its own buffers out (and even
-//! fsync them) at any time, so this holds with `--fsync never` too, where only the index waits
-//! for sled to write it out.
+//! The files are the log of record: an append is durable once [`Segments::append`] returns,
+//! whether or not sled has written out the index entries the caller adds next. At start-up the
+//! batches appended after the last one sled's index holds are found with [`Segments::files_from`]
+//! and indexed again. Ordering: an append is fsynced before the caller indexes it, so whatever
+//! index sled recovers points at bytes that reached the disk (sled may write its own buffers out
+//! at any time).
 
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::{Buf, BufMut, Bytes};
 
@@ -29,19 +32,46 @@ const EXTENSION: &str = "seg";
 /// descriptor per file.
 const MAX_OPEN_FILES: usize = 8;
 
-/// Where a store keeps its topics' segment directories, and how large their files grow.
+/// Where a store keeps its topics' segment directories, and how they are written.
 #[derive(Debug, Clone)]
 pub struct SegmentRoot {
     /// The directory holding one directory per topic.
     pub dir: PathBuf,
     /// Size at which appends move on to a new file; whole files are what retention frees.
     pub segment_bytes: u64,
+    /// Whether each append is fsynced before it returns (`--fsync always`); without, appends
+    /// are fsynced by [`Segments::sync_appended`], under the store's [`SyncGate`].
+    pub sync_appends: bool,
+    /// Shared by every topic of the store.
+    pub gate: Arc<SyncGate>,
 }
 
 impl SegmentRoot {
     /// The segment files in the topic directory `name`.
     pub fn topic(&self, name: &str) -> Result<Segments, StoreError> {
-        Segments::open(self.dir.join(name), self.segment_bytes)
+        Segments::open(self.dir.join(name), self)
+    }
+}
+
+/// Keeps appends that are not fsynced one by one (`--fsync never`) from being indexed durably
+/// before their bytes are: such appends write while holding it shared, and a store sync holds
+/// it exclusively while it fsyncs every topic's appended files and then the index. So an index
+/// entry the sync writes out points at bytes it fsynced first.
+#[derive(Debug, Default)]
+pub struct SyncGate(RwLock<()>);
+
+impl SyncGate {
+    fn writing(&self) -> RwLockReadGuard<'_, ()> {
+        self.0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Holds appends off until dropped.
+    pub fn close(&self) -> RwLockWriteGuard<'_, ()> {
+        self.0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -97,10 +127,20 @@ pub enum ReadError {
     Store(#[from] StoreError),
 }
 
+/// Why an append did not become durable.
+enum Unwritten {
+    /// Writing failed: nothing complete reached the file.
+    Write(StoreError),
+    /// Making it durable failed: it may or may not be on disk.
+    Sync(StoreError),
+}
+
 /// A topic's segment files.
 pub struct Segments {
     dir: PathBuf,
     segment_bytes: u64,
+    sync_appends: bool,
+    gate: Arc<SyncGate>,
     files: Mutex<Files>,
 }
 
@@ -115,6 +155,14 @@ struct Files {
     /// Files below this sequence number hold no indexed batch once the store's next sync has
     /// made the trim that freed them durable.
     releasable_below: Option<u64>,
+    /// Set when an fsync failed: the kernel may have dropped the pages, and a batch appended
+    /// again elsewhere would leave two versions of the same offsets on disk. Only a restart,
+    /// which indexes what did reach the disk, can tell.
+    poisoned: bool,
+    /// Files appended to since they were last fsynced (appends not fsynced one by one only).
+    unsynced: BTreeSet<u64>,
+    /// Whether the directory gained a file since it was last fsynced (likewise).
+    unsynced_dir: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -154,8 +202,9 @@ fn segment_of(path: &Path) -> Option<u64> {
 }
 
 impl Segments {
-    /// The segment files in `dir` (which need not exist yet; the first append creates it).
-    pub fn open(dir: PathBuf, segment_bytes: u64) -> Result<Self, StoreError> {
+    /// The segment files in `dir` (which need not exist yet; the first append creates it),
+    /// written as `root` says.
+    fn open(dir: PathBuf, root: &SegmentRoot) -> Result<Self, StoreError> {
         let mut next_segment = 0;
         match std::fs::read_dir(&dir) {
             Ok(entries) => {
@@ -171,7 +220,9 @@ impl Segments {
         }
         Ok(Self {
             dir,
-            segment_bytes,
+            segment_bytes: root.segment_bytes,
+            sync_appends: root.sync_appends,
+            gate: Arc::clone(&root.gate),
             files: Mutex::new(Files {
                 next_segment,
                 ..Files::default()
@@ -190,7 +241,8 @@ impl Segments {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Appends `bytes` and makes them durable; returns where they lie.
+    /// Appends `bytes`, making them durable unless appends are synced by
+    /// [`Segments::sync_appended`]; returns where they lie.
     ///
     /// Appends must come from one caller at a time (the topic's writer).
     pub fn append(&self, bytes: &[u8]) -> Result<Location, StoreError> {
@@ -198,18 +250,30 @@ impl Segments {
             action: format!("appending {} bytes to one segment", bytes.len()),
             source: std::io::Error::other("a record batch is limited to 4 GiB"),
         })?;
+        let _writing = (!self.sync_appends).then(|| self.gate.writing());
         let (active, file, created) = self.active_for(bytes.len() as u64)?;
         let path = self.dir.join(file_name(active.segment));
         let written = self.write_durably(&file, bytes, active.len, created, &path);
         let mut files = self.lock();
-        if let Err(error) = written {
-            // After a failed write or fsync, what the file holds past its last good append is
-            // unknown (a failed fsync may even have dropped it): the next append starts a new file.
-            files.active = None;
-            return Err(error);
+        match written {
+            Ok(()) => {}
+            Err(Unwritten::Write(error)) => {
+                // The file may hold part of the batch past its last good append, which no scan
+                // takes for a batch: the next append starts a new file.
+                files.active = None;
+                return Err(error);
+            }
+            Err(Unwritten::Sync(error)) => {
+                files.poisoned = true;
+                return Err(error);
+            }
         }
         if let Some(current) = files.active.as_mut() {
             current.len = active.len + bytes.len() as u64;
+        }
+        if !self.sync_appends {
+            files.unsynced.insert(active.segment);
+            files.unsynced_dir |= created;
         }
         Ok(Location {
             segment: active.segment,
@@ -227,27 +291,67 @@ impl Segments {
         position: u64,
         created: bool,
         path: &Path,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), Unwritten> {
         file.write_all_at(bytes, position).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::StorageFull {
+            Unwritten::Write(if source.kind() == std::io::ErrorKind::StorageFull {
                 StoreError::SegmentFull {
                     path: path.to_path_buf(),
                 }
             } else {
                 io_error(format!("writing {}", path.display()))(source)
-            }
+            })
         })?;
+        if !self.sync_appends {
+            return Ok(());
+        }
         file.sync_data()
-            .map_err(io_error(format!("fsync of {}", path.display())))?;
+            .map_err(io_error(format!("fsync of {}", path.display())))
+            .map_err(Unwritten::Sync)?;
         if created {
-            sync_dir(&self.dir)?;
+            sync_dir(&self.dir).map_err(Unwritten::Sync)?;
         }
         Ok(())
+    }
+
+    /// Fsyncs what was appended since the last call, when appends are not fsynced one by one.
+    /// The caller holds the store's [`SyncGate`] closed.
+    pub fn sync_appended(&self) -> Result<(), StoreError> {
+        let (segments, dir) = {
+            let mut files = self.lock();
+            let dir = std::mem::take(&mut files.unsynced_dir);
+            (std::mem::take(&mut files.unsynced), dir)
+        };
+        let synced = segments
+            .into_iter()
+            .try_for_each(|segment| {
+                let path = self.dir.join(file_name(segment));
+                let file = match self.file(segment, &path) {
+                    Ok(file) => file,
+                    // Removed by retention since: nothing left to sync.
+                    Err(ReadError::MissingFile(_)) => return Ok(()),
+                    Err(ReadError::Store(error)) => return Err(error),
+                    Err(other) => {
+                        return Err(io_error(format!("opening {}", path.display()))(
+                            std::io::Error::other(other.to_string()),
+                        ));
+                    }
+                };
+                file.sync_data()
+                    .map_err(io_error(format!("fsync of {}", path.display())))
+            })
+            .and_then(|()| if dir { sync_dir(&self.dir) } else { Ok(()) });
+        if synced.is_err() {
+            self.lock().poisoned = true;
+        }
+        synced
     }
 
     /// The file to append `len` bytes to, and whether it was just created.
     fn active_for(&self, len: u64) -> Result<(Active, Arc<File>, bool), StoreError> {
         let mut files = self.lock();
+        if files.poisoned {
+            return Err(StoreError::Poisoned);
+        }
         if let Some(active) = files.active
             && (active.len == 0 || active.len + len <= self.segment_bytes)
             && let Some(file) = files.open.get(&active.segment)
@@ -269,6 +373,29 @@ impl Segments {
         files.active = Some(active);
         files.keep_open(segment, Arc::clone(&file));
         Ok((active, file, true))
+    }
+
+    /// The files numbered `first` or higher, in order, with their lengths.
+    pub fn files_from(&self, first: u64) -> Result<Vec<(u64, u64)>, StoreError> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(err) => return Err(io_error(format!("listing {}", self.dir.display()))(err)),
+        };
+        let mut files = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io_error(format!("listing {}", self.dir.display())))?;
+            let path = entry.path();
+            if let Some(segment) = segment_of(&path).filter(|segment| *segment >= first) {
+                let len = entry
+                    .metadata()
+                    .map_err(io_error(format!("inspecting {}", path.display())))?
+                    .len();
+                files.push((segment, len));
+            }
+        }
+        files.sort_unstable();
+        Ok(files)
     }
 
     /// Reads `len` bytes at `offset` within the batch at `location`.
@@ -361,10 +488,19 @@ impl Segments {
 mod tests {
     use super::*;
 
+    fn root(dir: &Path, sync_appends: bool) -> SegmentRoot {
+        SegmentRoot {
+            dir: dir.to_path_buf(),
+            segment_bytes: 1 << 20,
+            sync_appends,
+            gate: Arc::default(),
+        }
+    }
+
     #[test]
     fn appended_bytes_read_back_from_their_location() {
         let dir = tempfile::tempdir().unwrap();
-        let segments = Segments::open(dir.path().join("t"), 1 << 20).unwrap();
+        let segments = root(dir.path(), true).topic("t").unwrap();
         let first = segments.append(b"hello").unwrap();
         let second = segments.append(b"world!").unwrap();
         assert_eq!(first.position, 0);
@@ -383,11 +519,12 @@ mod tests {
     fn a_reopened_log_appends_to_a_new_file_and_release_keeps_the_active_one() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t");
-        let old = Segments::open(path.clone(), 1 << 20)
+        let old = root(dir.path(), true)
+            .topic("t")
             .unwrap()
             .append(b"old")
             .unwrap();
-        let segments = Segments::open(path.clone(), 1 << 20).unwrap();
+        let segments = root(dir.path(), true).topic("t").unwrap();
         let new = segments.append(b"new").unwrap();
         assert_eq!(new.segment, old.segment + 1);
         assert_eq!(new.position, 0);
@@ -403,5 +540,21 @@ mod tests {
         assert_eq!(&segments.read(new, 0, 3).unwrap()[..], b"new");
         segments.remove_all().unwrap();
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn appends_not_synced_one_by_one_are_synced_under_the_closed_gate() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = root(dir.path(), false);
+        let segments = root.topic("t").unwrap();
+        let first = segments.append(b"unsynced").unwrap();
+        assert_eq!(segments.lock().unsynced.len(), 1);
+        {
+            let _closed = root.gate.close();
+            segments.sync_appended().unwrap();
+        }
+        assert!(segments.lock().unsynced.is_empty());
+        assert!(!segments.lock().unsynced_dir);
+        assert_eq!(&segments.read(first, 0, 8).unwrap()[..], b"unsynced");
     }
 }

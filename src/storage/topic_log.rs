@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 use super::StoreError;
 use super::group_record::GroupRecord;
-use super::record_batch::{BatchError, EncodedBatch, EncodedEvent, RecordBatch};
+use super::record_batch::{self, BatchError, EncodedBatch, EncodedEvent, RecordBatch};
 use super::segments::{Location, ReadError, SegmentRoot, Segments};
 use super::space::SpaceGuard;
 use crate::model::{
@@ -315,14 +315,13 @@ fn decode_key_u64(key: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_be_bytes(key.get(at..at + 8)?.try_into().ok()?))
 }
 
-/// Events of one group commit, with the idempotency keys they introduce.
+/// Events of one group commit, and the cursors it moves.
 pub struct Append<'a> {
-    /// The events, offsets running on from the log's `next_offset`.
+    /// The events, offsets running on from the log's `next_offset`. Each one with an
+    /// idempotency key becomes that key's entry.
     pub events: &'a [Event],
     /// The append time of all of them.
     pub time: Timestamp,
-    /// New idempotency entries, one per event that carries a key.
-    pub dedup: &'a [(String, DedupEntry)],
     /// Cursors to move, with their new positions.
     pub cursors: &'a [(CursorName, u64)],
 }
@@ -601,7 +600,11 @@ impl TopicLog {
             .ok_or_else(|| self.corrupt(base, bad_location()))
     }
 
-    /// Appends one group commit atomically; returns the new state.
+    /// Appends one group commit; returns the new state.
+    ///
+    /// The events are durable when this returns: in their segment file, from which start-up
+    /// indexes them again should sled lose the index entries written here. The cursors become
+    /// durable with the store's next sync.
     pub fn append(&self, state: LogState, append: Append<'_>) -> Result<LogState, StoreError> {
         let base = state.bounds.next_offset;
         let mut batch = sled::Batch::default();
@@ -610,18 +613,15 @@ impl TopicLog {
         if !append.events.is_empty() {
             let encoded = RecordBatch::encode_indexed(base, append.time, append.events);
             self.space.check(encoded.bytes.len() as u64)?;
-            new_state.bounds.next_offset = base + append.events.len() as u64;
-            new_state.bounds.size_bytes += encoded.bytes.len() as u64;
             let location = self.segments.append(&encoded.bytes)?;
-            batch.insert(&batch_key(base)[..], &location.encode()[..]);
-            batch.insert(&timed_key(TIME_PREFIX, append.time, base)[..], &[][..]);
-            for (index, event) in append.events.iter().enumerate() {
-                if let Some(version) = event.key_version {
-                    let entry = KeyIndexEntry::new(version, base, &encoded, index);
-                    batch.insert(key_index_key(&event.key, event.offset), &entry.encode()[..]);
-                    batch.insert(key_version_key(&event.key), &version.to_le_bytes()[..]);
-                }
-            }
+            new_state = self.index_batch(
+                &mut batch,
+                new_state,
+                location,
+                append.time,
+                append.events,
+                &encoded,
+            )?;
         }
         let mut cursor_value = Vec::with_capacity(16);
         for (name, position) in append.cursors {
@@ -630,18 +630,185 @@ impl TopicLog {
             cursor_value.put_u64_le(append.time.as_nanos());
             batch.insert(cursor_key(name), &cursor_value[..]);
         }
-        if !append.dedup.is_empty() {
-            let mut keys = Vec::new();
-            for (key, entry) in append.dedup {
-                batch.insert(dedup_key(key), &entry.encode()[..]);
-                prost::encoding::encode_varint(key.len() as u64, &mut keys);
-                keys.extend_from_slice(key.as_bytes());
-            }
-            batch.insert(&timed_key(EXPIRY_PREFIX, append.time, base)[..], keys);
-        }
         batch.insert(STATE_KEY, &new_state.encode()[..]);
         self.tree.apply_batch(batch)?;
         Ok(new_state)
+    }
+
+    /// Adds to `batch` every index entry of the record batch `encoded`, stored at `location`,
+    /// holding `events` (offsets from the state's end on) appended at `time`; returns the state
+    /// after it. Everything here derives from the stored batch, which is what lets start-up
+    /// rebuild it.
+    fn index_batch(
+        &self,
+        batch: &mut sled::Batch,
+        state: LogState,
+        location: Location,
+        time: Timestamp,
+        events: &[Event],
+        encoded: &EncodedBatch,
+    ) -> Result<LogState, StoreError> {
+        let base = state.bounds.next_offset;
+        batch.insert(&batch_key(base)[..], &location.encode()[..]);
+        batch.insert(&timed_key(TIME_PREFIX, time, base)[..], &[][..]);
+        let mut idempotency_keys = Vec::new();
+        for (index, event) in events.iter().enumerate() {
+            if let Some(version) = event.key_version {
+                let entry = KeyIndexEntry::new(version, base, encoded, index);
+                batch.insert(key_index_key(&event.key, event.offset), &entry.encode()[..]);
+                batch.insert(key_version_key(&event.key), &version.to_le_bytes()[..]);
+            }
+            let key = &event.idempotency_key;
+            if !key.is_empty() {
+                let entry = DedupEntry {
+                    offset: event.offset,
+                    time,
+                    id: Uuid::parse_str(&event.id).map_err(|_| {
+                        self.corrupt(
+                            base,
+                            BatchError::Malformed(format!("event id {:?} is not a UUID", event.id)),
+                        )
+                    })?,
+                    fingerprint: fingerprint(&event.event_type, &event.payload),
+                };
+                batch.insert(dedup_key(key), &entry.encode()[..]);
+                prost::encoding::encode_varint(key.len() as u64, &mut idempotency_keys);
+                idempotency_keys.extend_from_slice(key.as_bytes());
+            }
+        }
+        if !idempotency_keys.is_empty() {
+            batch.insert(&timed_key(EXPIRY_PREFIX, time, base)[..], idempotency_keys);
+        }
+        let mut new_state = state;
+        new_state.bounds.next_offset = base + events.len() as u64;
+        new_state.bounds.size_bytes += u64::from(location.len);
+        new_state.last_time = time;
+        Ok(new_state)
+    }
+
+    /// Indexes the batches in the segment files that the index does not hold yet: appended
+    /// before a crash, after sled last wrote its index out. Returns how many events that
+    /// added to the log.
+    pub(super) fn index_unindexed(&self) -> Result<u64, StoreError> {
+        let state = self.state()?;
+        let mut indexed = state;
+        self.for_each_unindexed(&state, |location, bytes, stored| {
+            let damaged = |source| self.corrupt(stored.base_offset(), source);
+            let events = stored.events_from(0).map_err(damaged)?;
+            let encoded = EncodedBatch {
+                bytes: bytes.to_vec(),
+                spans: stored.spans().map_err(damaged)?,
+            };
+            let mut batch = sled::Batch::default();
+            indexed = self.index_batch(
+                &mut batch,
+                indexed,
+                location,
+                stored.append_time(),
+                &events,
+                &encoded,
+            )?;
+            batch.insert(STATE_KEY, &indexed.encode()[..]);
+            self.tree.apply_batch(batch)?;
+            Ok(())
+        })?;
+        Ok(indexed.bounds.next_offset - state.bounds.next_offset)
+    }
+
+    /// Calls `visit` with each batch in the segment files that continues the log past `state`'s
+    /// end (each one continuing the one before), in order.
+    ///
+    /// The scan starts just after the batch the index holds last, and reads each file up to its
+    /// first bytes that are not a whole, intact batch: a batch cut short by a crash ends its
+    /// file, as the next run appends to a new one. Batches that start below the log's end are
+    /// ones a trim rewrote, and skipped.
+    fn for_each_unindexed(
+        &self,
+        state: &LogState,
+        mut visit: impl FnMut(Location, Bytes, RecordBatch) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let last_indexed = match self
+            .tree
+            .range(batch_key(0)..batch_key(u64::MAX))
+            .values()
+            .next_back()
+        {
+            Some(value) => Location::decode(&value?),
+            None => None,
+        };
+        let (first_segment, mut position) = last_indexed.map_or((0, 0), |location| {
+            (
+                location.segment,
+                location.position + u64::from(location.len),
+            )
+        });
+        let mut next_offset = state.bounds.next_offset;
+        for (segment, file_len) in self.segments.files_from(first_segment)? {
+            if segment != first_segment {
+                position = 0;
+            }
+            while let Some(stored) = self.read_whole_batch(segment, position, file_len)? {
+                let (location, bytes, batch) = stored;
+                position += u64::from(location.len);
+                if batch.base_offset() < next_offset {
+                    continue;
+                }
+                if batch.base_offset() > next_offset {
+                    tracing::warn!(
+                        topic = %self.name,
+                        segment,
+                        offset = batch.base_offset(),
+                        expected = next_offset,
+                        "a stored batch does not continue the log; it and what follows are not indexed"
+                    );
+                    return Ok(());
+                }
+                next_offset = batch.end_offset();
+                visit(location, bytes, batch)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The intact batch at `position` of segment file `segment` (`file_len` bytes long), if one
+    /// starts there.
+    fn read_whole_batch(
+        &self,
+        segment: u64,
+        position: u64,
+        file_len: u64,
+    ) -> Result<Option<(Location, Bytes, RecordBatch)>, StoreError> {
+        let header_len = record_batch::HEADER_LEN as u64;
+        if position + header_len > file_len {
+            return Ok(None);
+        }
+        let read = |len: u64| {
+            let location = Location {
+                segment,
+                position,
+                len: u32::try_from(len).unwrap_or(u32::MAX),
+            };
+            match self.segments.read(location, 0, len as usize) {
+                Ok(bytes) => Ok(Some((location, bytes))),
+                Err(ReadError::Store(error)) => Err(error),
+                Err(_) => Ok(None),
+            }
+        };
+        let Some((_, header)) = read(header_len)? else {
+            return Ok(None);
+        };
+        let Some(len) = RecordBatch::stored_len(&header)
+            .map(|len| len as u64)
+            .filter(|len| position + len <= file_len && *len <= u64::from(u32::MAX))
+        else {
+            return Ok(None);
+        };
+        let Some((location, bytes)) = read(len)? else {
+            return Ok(None);
+        };
+        Ok(RecordBatch::decode(bytes.clone())
+            .ok()
+            .map(|batch| (location, bytes, batch)))
     }
 
     /// Reads events from offset `from` (inclusive) up to `to` (exclusive), stopping after the
@@ -804,7 +971,8 @@ impl TopicLog {
         Ok(())
     }
 
-    /// Checks every stored batch of the log against its checksum and the log's state.
+    /// Checks every stored batch of the log against its checksum and the log's state, counting
+    /// the batches that start-up would index as part of the log.
     pub fn verify(&self) -> Result<TopicReport, StoreError> {
         let state = self.state()?;
         let mut report = TopicReport {
@@ -863,6 +1031,14 @@ impl TopicLog {
             });
         }
         note_gap(&mut report, expected, state.bounds.next_offset)?;
+        // Batches start-up would index count as the log's: they are as durable as the rest.
+        self.for_each_unindexed(&state, |location, _, batch| {
+            report.batches += 1;
+            report.events += batch.end_offset() - batch.base_offset();
+            report.bounds.next_offset = batch.end_offset();
+            report.bounds.size_bytes += u64::from(location.len);
+            Ok(())
+        })?;
         Ok(report)
     }
 

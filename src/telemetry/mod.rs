@@ -22,10 +22,11 @@ pub const DUPLICATE_EVENTS: &str = "eventstream_duplicate_events_total";
 pub const PUBLISH_SECONDS: &str = "eventstream_publish_duration_seconds";
 /// Histogram, per topic: events written by one group commit.
 pub const COMMIT_EVENTS: &str = "eventstream_commit_events";
-/// Histogram: seconds one flush and fsync of the store takes (`--fsync always` only).
+/// Histogram: seconds one fsync step takes: a group commit's write and fsync of its segment
+/// file, or a flush and fsync of the index.
 pub const FSYNC_SECONDS: &str = "eventstream_fsync_duration_seconds";
-/// Histogram: group commits, of any topics, made durable by one fsync (`--fsync always` only).
-pub const FSYNC_COMMITS: &str = "eventstream_fsync_commits";
+/// Histogram: publish requests made durable by one segment fsync (the group commit's fan-in).
+pub const FSYNC_REQUESTS: &str = "eventstream_fsync_requests";
 /// Gauge, per topic: the oldest retained offset.
 pub const TOPIC_FIRST_OFFSET: &str = "eventstream_topic_first_offset";
 /// Gauge, per topic: the offset the next event will get; events below it are readable.
@@ -72,7 +73,7 @@ const HISTOGRAMS: [(&str, &[f64]); 4] = [
     (PUBLISH_SECONDS, SECONDS_BUCKETS),
     (FSYNC_SECONDS, SECONDS_BUCKETS),
     (COMMIT_EVENTS, COUNT_BUCKETS),
-    (FSYNC_COMMITS, COUNT_BUCKETS),
+    (FSYNC_REQUESTS, COUNT_BUCKETS),
 ];
 
 /// Registers the help text of every metric with the installed recorder.
@@ -105,12 +106,12 @@ fn describe() {
     describe_histogram!(
         FSYNC_SECONDS,
         Unit::Seconds,
-        "Time one flush and fsync of the store takes."
+        "Time one fsync step takes: a group commit's segment write and fsync, or an index sync."
     );
     describe_histogram!(
-        FSYNC_COMMITS,
+        FSYNC_REQUESTS,
         Unit::Count,
-        "Group commits, of any topics, made durable by one fsync."
+        "Publish requests made durable by one segment fsync (group commit)."
     );
     describe_gauge!(
         TOPIC_FIRST_OFFSET,
