@@ -505,8 +505,12 @@ impl Store {
         self.sync_checkpointing(false)
     }
 
-    /// Makes every write durable and checkpoints the topics' ends; for shutdown.
+    /// Makes every write durable and checkpoints the topics' ends; for shutdown, after the last
+    /// append: the files appended to lose the zeros written ahead of their appends.
     pub fn sync_and_checkpoint(&self) -> Result<(), StoreError> {
+        for log in self.lock_checkpoint().live.values() {
+            log.segments().close_active()?;
+        }
         self.sync_checkpointing(true)
     }
 

@@ -31,6 +31,10 @@ const EXTENSION: &str = "seg";
 /// Most files a topic keeps open, so a long history read from the start does not hold a
 /// descriptor per file.
 const MAX_OPEN_FILES: usize = 8;
+/// How far ahead of its appends a file is filled with zeros. An append within the file's size
+/// changes no metadata, so its fsync needs no journal commit: about half the time of one that
+/// grows the file. A scan stops at the zeros, as at any bytes that are not a batch.
+const PREALLOCATE_BYTES: u64 = 1024 * 1024;
 
 /// Where a store keeps its topics' segment directories, and how they are written.
 #[derive(Debug, Clone)]
@@ -168,7 +172,10 @@ struct Files {
 #[derive(Clone, Copy)]
 struct Active {
     segment: u64,
+    /// Bytes appended.
     len: u64,
+    /// The file's size: appended bytes, then zeros written ahead.
+    allocated: u64,
 }
 
 impl Files {
@@ -253,10 +260,10 @@ impl Segments {
         let _writing = (!self.sync_appends).then(|| self.gate.writing());
         let (active, file, created) = self.active_for(bytes.len() as u64)?;
         let path = self.dir.join(file_name(active.segment));
-        let written = self.write_durably(&file, bytes, active.len, created, &path);
+        let written = self.write_durably(&file, bytes, active, created, &path);
         let mut files = self.lock();
-        match written {
-            Ok(()) => {}
+        let allocated = match written {
+            Ok(allocated) => allocated,
             Err(Unwritten::Write(error)) => {
                 // The file may hold part of the batch past its last good append, which no scan
                 // takes for a batch: the next append starts a new file.
@@ -267,9 +274,10 @@ impl Segments {
                 files.poisoned = true;
                 return Err(error);
             }
-        }
+        };
         if let Some(current) = files.active.as_mut() {
             current.len = active.len + bytes.len() as u64;
+            current.allocated = allocated;
         }
         if !self.sync_appends {
             files.unsynced.insert(active.segment);
@@ -282,17 +290,18 @@ impl Segments {
         })
     }
 
-    /// Writes `bytes` at `position` of `file` and makes them durable, with the file's name if it
-    /// was just `created`.
+    /// Writes `bytes` at the end of `active`'s appends in `file`, zeros ahead of them if they
+    /// reach its size, and makes them durable (unless appends are synced later), with the file's
+    /// name if it was just `created`. Returns the file's size.
     fn write_durably(
         &self,
         file: &File,
         bytes: &[u8],
-        position: u64,
+        active: Active,
         created: bool,
         path: &Path,
-    ) -> Result<(), Unwritten> {
-        file.write_all_at(bytes, position).map_err(|source| {
+    ) -> Result<u64, Unwritten> {
+        file.write_all_at(bytes, active.len).map_err(|source| {
             Unwritten::Write(if source.kind() == std::io::ErrorKind::StorageFull {
                 StoreError::SegmentFull {
                     path: path.to_path_buf(),
@@ -301,8 +310,21 @@ impl Segments {
                 io_error(format!("writing {}", path.display()))(source)
             })
         })?;
+        let end = active.len + bytes.len() as u64;
+        let mut allocated = active.allocated.max(end);
+        if end >= active.allocated {
+            let ahead = end.div_ceil(PREALLOCATE_BYTES).max(1) * PREALLOCATE_BYTES;
+            let zeros = vec![0; usize::try_from(ahead - end).unwrap_or(0)];
+            match file.write_all_at(&zeros, end) {
+                Ok(()) => allocated = ahead,
+                // Only speed is lost; the append itself is written.
+                Err(error) => {
+                    tracing::debug!(%error, path = %path.display(), "writing zeros ahead failed")
+                }
+            }
+        }
         if !self.sync_appends {
-            return Ok(());
+            return Ok(allocated);
         }
         file.sync_data()
             .map_err(io_error(format!("fsync of {}", path.display())))
@@ -310,7 +332,26 @@ impl Segments {
         if created {
             sync_dir(&self.dir).map_err(Unwritten::Sync)?;
         }
-        Ok(())
+        Ok(allocated)
+    }
+
+    /// Cuts the zeros written ahead off the file being appended to, and makes the next append
+    /// start a new file; for a clean shutdown, so that a stopped server's files hold only batches.
+    pub fn close_active(&self) -> Result<(), StoreError> {
+        let mut files = self.lock();
+        let Some(active) = files.active.take() else {
+            return Ok(());
+        };
+        let Some(file) = files.open.get(&active.segment) else {
+            return Ok(());
+        };
+        let path = self.dir.join(file_name(active.segment));
+        file.set_len(active.len)
+            .and_then(|()| file.sync_all())
+            .map_err(io_error(format!(
+                "cutting the zeros off {}",
+                path.display()
+            )))
     }
 
     /// Fsyncs what was appended since the last call, when appends are not fsynced one by one.
@@ -368,7 +409,11 @@ impl Segments {
             .open(&path)
             .map_err(io_error(format!("creating {}", path.display())))?;
         let file = Arc::new(file);
-        let active = Active { segment, len: 0 };
+        let active = Active {
+            segment,
+            len: 0,
+            allocated: 0,
+        };
         files.next_segment = segment + 1;
         files.active = Some(active);
         files.keep_open(segment, Arc::clone(&file));
@@ -508,10 +553,25 @@ mod tests {
         assert_eq!(second.segment, first.segment);
         assert_eq!(&segments.read(second, 0, 6).unwrap()[..], b"world!");
         assert_eq!(&segments.read(second, 1, 3).unwrap()[..], b"orl");
+        assert!(
+            segments.read(second, 0, 20).unwrap()[6..]
+                .iter()
+                .all(|byte| *byte == 0),
+            "zeros are written ahead"
+        );
+        assert!(matches!(
+            segments.read(second, PREALLOCATE_BYTES, 6),
+            Err(ReadError::ShortFile(_))
+        ));
+        segments.close_active().unwrap();
         assert!(matches!(
             segments.read(second, 2, 6),
             Err(ReadError::ShortFile(_))
         ));
+        assert_eq!(
+            segments.append(b"next").unwrap().segment,
+            second.segment + 1
+        );
         assert_eq!(Location::decode(&second.encode()), Some(second));
     }
 

@@ -326,6 +326,29 @@ pub struct Append<'a> {
     pub cursors: &'a [(CursorName, u64)],
 }
 
+/// The index writes of one append, applied one by one in the order given, the log's state
+/// last. Not as one sled batch: sled writes its log buffer out for every batch, a device round
+/// trip per append. sled recovers a prefix of its writes, so a state it recovers comes with every
+/// entry written before it, and start-up indexes again from the batch the state does not count.
+#[derive(Default)]
+struct InOrder(Vec<(Vec<u8>, Vec<u8>)>);
+
+impl InOrder {
+    fn insert(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+        self.0
+            .push((key.as_ref().to_vec(), value.as_ref().to_vec()));
+    }
+
+    /// Writes the entries, then `state`.
+    fn finish(self, tree: &sled::Tree, state: LogState) -> Result<(), StoreError> {
+        for (key, value) in self.0 {
+            tree.insert(key, value)?;
+        }
+        tree.insert(STATE_KEY, &state.encode()[..])?;
+        Ok(())
+    }
+}
+
 /// A topic's log. Cheap to clone; all clones see the same tree.
 ///
 /// Appends and trims must come from one writer at a time (the topic's writer task); reads may
@@ -607,7 +630,7 @@ impl TopicLog {
     /// durable with the store's next sync.
     pub fn append(&self, state: LogState, append: Append<'_>) -> Result<LogState, StoreError> {
         let base = state.bounds.next_offset;
-        let mut batch = sled::Batch::default();
+        let mut writes = InOrder::default();
         let mut new_state = state;
         new_state.last_time = append.time;
         if !append.events.is_empty() {
@@ -615,7 +638,7 @@ impl TopicLog {
             self.space.check(encoded.bytes.len() as u64)?;
             let location = self.segments.append(&encoded.bytes)?;
             new_state = self.index_batch(
-                &mut batch,
+                &mut writes,
                 new_state,
                 location,
                 append.time,
@@ -623,25 +646,23 @@ impl TopicLog {
                 &encoded,
             )?;
         }
-        let mut cursor_value = Vec::with_capacity(16);
         for (name, position) in append.cursors {
-            cursor_value.clear();
+            let mut cursor_value = Vec::with_capacity(16);
             cursor_value.put_u64_le(*position);
             cursor_value.put_u64_le(append.time.as_nanos());
-            batch.insert(cursor_key(name), &cursor_value[..]);
+            writes.insert(cursor_key(name), cursor_value);
         }
-        batch.insert(STATE_KEY, &new_state.encode()[..]);
-        self.tree.apply_batch(batch)?;
+        writes.finish(&self.tree, new_state)?;
         Ok(new_state)
     }
 
-    /// Adds to `batch` every index entry of the record batch `encoded`, stored at `location`,
+    /// Adds to `writes` every index entry of the record batch `encoded`, stored at `location`,
     /// holding `events` (offsets from the state's end on) appended at `time`; returns the state
     /// after it. Everything here derives from the stored batch, which is what lets start-up
     /// rebuild it.
     fn index_batch(
         &self,
-        batch: &mut sled::Batch,
+        writes: &mut InOrder,
         state: LogState,
         location: Location,
         time: Timestamp,
@@ -649,14 +670,14 @@ impl TopicLog {
         encoded: &EncodedBatch,
     ) -> Result<LogState, StoreError> {
         let base = state.bounds.next_offset;
-        batch.insert(&batch_key(base)[..], &location.encode()[..]);
-        batch.insert(&timed_key(TIME_PREFIX, time, base)[..], &[][..]);
+        writes.insert(batch_key(base), location.encode());
+        writes.insert(timed_key(TIME_PREFIX, time, base), []);
         let mut idempotency_keys = Vec::new();
         for (index, event) in events.iter().enumerate() {
             if let Some(version) = event.key_version {
                 let entry = KeyIndexEntry::new(version, base, encoded, index);
-                batch.insert(key_index_key(&event.key, event.offset), &entry.encode()[..]);
-                batch.insert(key_version_key(&event.key), &version.to_le_bytes()[..]);
+                writes.insert(key_index_key(&event.key, event.offset), entry.encode());
+                writes.insert(key_version_key(&event.key), version.to_le_bytes());
             }
             let key = &event.idempotency_key;
             if !key.is_empty() {
@@ -671,13 +692,13 @@ impl TopicLog {
                     })?,
                     fingerprint: fingerprint(&event.event_type, &event.payload),
                 };
-                batch.insert(dedup_key(key), &entry.encode()[..]);
+                writes.insert(dedup_key(key), entry.encode());
                 prost::encoding::encode_varint(key.len() as u64, &mut idempotency_keys);
                 idempotency_keys.extend_from_slice(key.as_bytes());
             }
         }
         if !idempotency_keys.is_empty() {
-            batch.insert(&timed_key(EXPIRY_PREFIX, time, base)[..], idempotency_keys);
+            writes.insert(timed_key(EXPIRY_PREFIX, time, base), idempotency_keys);
         }
         let mut new_state = state;
         new_state.bounds.next_offset = base + events.len() as u64;
@@ -699,18 +720,16 @@ impl TopicLog {
                 bytes: bytes.to_vec(),
                 spans: stored.spans().map_err(damaged)?,
             };
-            let mut batch = sled::Batch::default();
+            let mut writes = InOrder::default();
             indexed = self.index_batch(
-                &mut batch,
+                &mut writes,
                 indexed,
                 location,
                 stored.append_time(),
                 &events,
                 &encoded,
             )?;
-            batch.insert(STATE_KEY, &indexed.encode()[..]);
-            self.tree.apply_batch(batch)?;
-            Ok(())
+            writes.finish(&self.tree, indexed)
         })?;
         Ok(indexed.bounds.next_offset - state.bounds.next_offset)
     }
@@ -718,7 +737,7 @@ impl TopicLog {
     /// Calls `visit` with each batch in the segment files that continues the log past `state`'s
     /// end (each one continuing the one before), in order.
     ///
-    /// The scan starts just after the batch the index holds last, and reads each file up to its
+    /// The scan starts just after the last batch the state counts, and reads each file up to its
     /// first bytes that are not a whole, intact batch: a batch cut short by a crash ends its
     /// file, as the next run appends to a new one. Batches that start below the log's end are
     /// ones a trim rewrote, and skipped.
@@ -727,9 +746,11 @@ impl TopicLog {
         state: &LogState,
         mut visit: impl FnMut(Location, Bytes, RecordBatch) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
+        // The state is written last, so every index entry of the batches below its end is
+        // there; a batch at or past it may be indexed in part, and is indexed again.
         let last_indexed = match self
             .tree
-            .range(batch_key(0)..batch_key(u64::MAX))
+            .range(batch_key(0)..batch_key(state.bounds.next_offset))
             .values()
             .next_back()
         {
