@@ -30,6 +30,10 @@ use crate::storage::record_batch::{BatchError, EncodedEvent};
 const CHANNEL_CAPACITY: usize = 4;
 /// Payload bytes one read from the log aims for.
 const READ_CHUNK_BYTES: usize = 1024 * 1024;
+/// Reads of at most this many events, a live subscriber's usual read of the newest events, are
+/// made on the task itself: an index lookup and a read of bytes just written, in the operating
+/// system's cache, take less than handing the read to a blocking thread and back.
+const INLINE_READ_EVENTS: u64 = 64;
 /// Payload bytes one response aims for (a larger single event still goes out alone).
 const RESPONSE_BYTES: usize = 1024 * 1024;
 /// Events one response carries at most.
@@ -283,14 +287,19 @@ impl Producer {
         let log = self.topic.log().clone();
         let from = self.position;
         let key = self.spec.key.clone();
-        let read = tokio::task::spawn_blocking(move || match key {
+        let read_chunk = move || match key {
             Some(key) => log.read_key(&key, from, end, READ_CHUNK_BYTES),
             None => log
                 .read(from, end, READ_CHUNK_BYTES)
                 .map(|events| (events, from)),
-        })
-        .await
-        .map_err(|error| Stop::Fail(error.into()))?;
+        };
+        let read = if end - from <= INLINE_READ_EVENTS {
+            read_chunk()
+        } else {
+            tokio::task::spawn_blocking(read_chunk)
+                .await
+                .map_err(|error| Stop::Fail(error.into()))?
+        };
         let (events, scanned_to) = match read {
             Ok(read) => read,
             Err(error) => {

@@ -5,12 +5,14 @@
 //! events, and the records consumer groups write before a barrier. The syncer gathers every
 //! commit waiting, makes the index durable with one [`Store::sync`] if any of them needs it,
 //! then publishes the new end offsets to subscribers and answers the publishers. Commits of one
-//! topic arrive in order, so acknowledgements and visibility follow offset order.
+//! topic arrive in order, so acknowledgements and visibility follow offset order. A commit that
+//! needs no sync, with none of its topic's ahead of it here, is completed by its writer.
 //!
 //! Besides, it syncs the index in the background every [`INDEX_SYNC_INTERVAL`], which bounds
 //! what start-up has to index again from the segment files, and lets retention remove files.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use metrics::{Histogram, histogram};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -35,6 +37,8 @@ pub(super) type AppendReply = oneshot::Sender<Result<Vec<AppendResult>, EngineEr
 pub(super) struct Commit {
     /// Where subscribers learn the topic's durable end.
     pub visible: Arc<watch::Sender<Visible>>,
+    /// The topic's commits handed to the syncer and not yet completed; this one among them.
+    pub in_syncer: Arc<AtomicUsize>,
     /// The topic's end offset once this commit is durable.
     pub next_offset: u64,
     /// Whether the commit wrote to the index what only the index holds (cursors, or a barrier
@@ -137,15 +141,25 @@ impl Syncer {
             } else {
                 Ok(())
             };
-            if outcome.is_ok() {
-                commit.visible.send_modify(|visible| {
-                    visible.next_offset = visible.next_offset.max(commit.next_offset);
-                });
-            }
-            for (reply, results) in commit.replies {
-                // A publisher that went away no longer needs its answer.
-                let _ = reply.send(outcome.clone().map(|()| results));
-            }
+            let in_syncer = Arc::clone(&commit.in_syncer);
+            commit.complete(outcome);
+            in_syncer.fetch_sub(1, Ordering::Release);
+        }
+    }
+}
+
+impl Commit {
+    /// Publishes the new end to subscribers (if the commit is durable) and answers the
+    /// publishers.
+    pub fn complete(self, outcome: Result<(), EngineError>) {
+        if outcome.is_ok() {
+            self.visible.send_modify(|visible| {
+                visible.next_offset = visible.next_offset.max(self.next_offset);
+            });
+        }
+        for (reply, results) in self.replies {
+            // A publisher that went away no longer needs its answer.
+            let _ = reply.send(outcome.clone().map(|()| results));
         }
     }
 }

@@ -2,7 +2,7 @@
 //! place that changes the topic's log.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -109,6 +109,7 @@ impl TopicHandle {
             visible: Arc::new(visible_tx),
             size_bytes: Arc::clone(&size_bytes),
             commits: context.commits,
+            in_syncer: Arc::default(),
             instruments: instruments.clone(),
         };
         let stop = context.stop;
@@ -237,6 +238,8 @@ struct Writer {
     visible: Arc<watch::Sender<Visible>>,
     size_bytes: Arc<AtomicU64>,
     commits: mpsc::Sender<Commit>,
+    /// The topic's commits handed to the syncer and not yet completed.
+    in_syncer: Arc<AtomicUsize>,
     instruments: TopicInstruments,
 }
 
@@ -408,14 +411,21 @@ impl Writer {
             .increment(duplicates as u64);
         let commit = Commit {
             visible: Arc::clone(&self.visible),
+            in_syncer: Arc::clone(&self.in_syncer),
             next_offset: self.state.bounds.next_offset,
             needs_index_sync,
             replies: prepared.into_iter().map(|p| (p.reply, p.results)).collect(),
         };
+        // Durable already, and no earlier commit of the topic is left to answer first: the
+        // syncer would only add a hop.
+        if !needs_index_sync && self.in_syncer.load(Ordering::Acquire) == 0 {
+            commit.complete(Ok(()));
+            return;
+        }
+        self.in_syncer.fetch_add(1, Ordering::AcqRel);
         if let Err(mpsc::error::SendError(commit)) = self.commits.send(commit).await {
-            for (reply, _) in commit.replies {
-                let _ = reply.send(Err(EngineError::ShuttingDown));
-            }
+            self.in_syncer.fetch_sub(1, Ordering::AcqRel);
+            commit.complete(Err(EngineError::ShuttingDown));
         }
     }
 
