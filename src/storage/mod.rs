@@ -506,7 +506,7 @@ impl Store {
     }
 
     /// Makes every write durable and checkpoints the topics' ends; for shutdown, after the last
-    /// append: the files appended to lose the zeros written ahead of their appends.
+    /// append: the files appended to lose the zeros allocated ahead of their appends.
     pub fn sync_and_checkpoint(&self) -> Result<(), StoreError> {
         for log in self.lock_checkpoint().live.values() {
             log.segments().close_active()?;

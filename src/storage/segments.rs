@@ -31,9 +31,10 @@ const EXTENSION: &str = "seg";
 /// Most files a topic keeps open, so a long history read from the start does not hold a
 /// descriptor per file.
 const MAX_OPEN_FILES: usize = 8;
-/// How far ahead of its appends a file is filled with zeros. An append within the file's size
-/// changes no metadata, so its fsync needs no journal commit: about half the time of one that
-/// grows the file. A scan stops at the zeros, as at any bytes that are not a batch.
+/// How far ahead of its appends a file is extended with zeros. An append within the file's size
+/// leaves the size unchanged, so its fsync need not write the inode: about two thirds the time of
+/// one that grows the file, and far fewer slow ones. A scan stops at the zeros, as at any bytes
+/// that are not a batch.
 const PREALLOCATE_BYTES: u64 = 1024 * 1024;
 
 /// Where a store keeps its topics' segment directories, and how they are written.
@@ -174,7 +175,7 @@ struct Active {
     segment: u64,
     /// Bytes appended.
     len: u64,
-    /// The file's size: appended bytes, then zeros written ahead.
+    /// The file's size: appended bytes, then zeros allocated ahead.
     allocated: u64,
 }
 
@@ -191,6 +192,21 @@ impl Files {
             self.open.remove(&oldest);
         }
     }
+}
+
+/// Extends `file` by `len` zero bytes from `from`: allocated by the filesystem without writing
+/// them where it can, written where it cannot.
+fn preallocate(file: &File, from: u64, len: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let offsets = i64::try_from(from).ok().zip(i64::try_from(len).ok());
+    if let Some((offset, len)) = offsets {
+        // SAFETY: fallocate only takes the descriptor, which `file` keeps open, and integers.
+        if unsafe { libc::fallocate(file.as_raw_fd(), 0, offset, len) } == 0 {
+            return Ok(());
+        }
+    }
+    let zeros = vec![0; usize::try_from(len).unwrap_or(0)];
+    file.write_all_at(&zeros, from)
 }
 
 fn io_error(action: String) -> impl FnOnce(std::io::Error) -> StoreError {
@@ -290,8 +306,8 @@ impl Segments {
         })
     }
 
-    /// Writes `bytes` at the end of `active`'s appends in `file`, zeros ahead of them if they
-    /// reach its size, and makes them durable (unless appends are synced later), with the file's
+    /// Writes `bytes` at the end of `active`'s appends in `file`, extends it with zeros ahead of
+    /// them if they reach its size, and makes them durable (unless appends are synced later), with the file's
     /// name if it was just `created`. Returns the file's size.
     fn write_durably(
         &self,
@@ -314,12 +330,11 @@ impl Segments {
         let mut allocated = active.allocated.max(end);
         if end >= active.allocated {
             let ahead = end.div_ceil(PREALLOCATE_BYTES).max(1) * PREALLOCATE_BYTES;
-            let zeros = vec![0; usize::try_from(ahead - end).unwrap_or(0)];
-            match file.write_all_at(&zeros, end) {
+            match preallocate(file, end, ahead - end) {
                 Ok(()) => allocated = ahead,
                 // Only speed is lost; the append itself is written.
                 Err(error) => {
-                    tracing::debug!(%error, path = %path.display(), "writing zeros ahead failed")
+                    tracing::debug!(%error, path = %path.display(), "allocating ahead failed")
                 }
             }
         }
@@ -335,7 +350,7 @@ impl Segments {
         Ok(allocated)
     }
 
-    /// Cuts the zeros written ahead off the file being appended to, and makes the next append
+    /// Cuts the zeros allocated ahead off the file being appended to, and makes the next append
     /// start a new file; for a clean shutdown, so that a stopped server's files hold only batches.
     pub fn close_active(&self) -> Result<(), StoreError> {
         let mut files = self.lock();
@@ -557,7 +572,7 @@ mod tests {
             segments.read(second, 0, 20).unwrap()[6..]
                 .iter()
                 .all(|byte| *byte == 0),
-            "zeros are written ahead"
+            "zeros are allocated ahead"
         );
         assert!(matches!(
             segments.read(second, PREALLOCATE_BYTES, 6),
