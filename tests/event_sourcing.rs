@@ -93,10 +93,14 @@ async fn each_key_counts_its_own_versions_and_keeps_counting_after_retention() {
     .await;
     let versions: Vec<_> = results.iter().map(|result| result.key_version).collect();
     assert_eq!(versions, vec![Some(0), Some(0), Some(1), None, Some(2)]);
+    // Retention may already have trimmed the first two (it runs on its own timer).
     let stored = read_all(&mut client, "accounts").await;
+    let first = stored.first().map_or(0, |event| event.offset as usize);
+    assert!(first <= 2, "retention keeps the newest 3: {stored:?}");
     let stored_versions: Vec<_> = stored.iter().map(|event| event.key_version).collect();
     assert_eq!(
-        stored_versions, versions,
+        stored_versions,
+        versions[first..],
         "delivered events carry their version"
     );
 
