@@ -383,14 +383,9 @@ impl Segments {
                 let path = self.dir.join(file_name(segment));
                 let file = match self.file(segment, &path) {
                     Ok(file) => file,
-                    // Removed by retention since: nothing left to sync.
-                    Err(ReadError::MissingFile(_)) => return Ok(()),
                     Err(ReadError::Store(error)) => return Err(error),
-                    Err(other) => {
-                        return Err(io_error(format!("opening {}", path.display()))(
-                            std::io::Error::other(other.to_string()),
-                        ));
-                    }
+                    // Removed by retention since: nothing left to sync.
+                    Err(_) => return Ok(()),
                 };
                 file.sync_data()
                     .map_err(io_error(format!("fsync of {}", path.display())))
@@ -506,20 +501,10 @@ impl Segments {
 
     /// Removes the files below `segment`, except the one being appended to.
     pub fn release(&self, segment: u64) -> Result<(), StoreError> {
-        let entries = match std::fs::read_dir(&self.dir) {
-            Ok(entries) => entries,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(err) => return Err(io_error(format!("listing {}", self.dir.display()))(err)),
-        };
         let active = self.lock().active.map(|active| active.segment);
-        for entry in entries {
-            let path = entry
-                .map_err(io_error(format!("listing {}", self.dir.display())))?
-                .path();
-            let Some(found) = segment_of(&path) else {
-                continue;
-            };
+        for (found, _) in self.files_from(0)? {
             if found < segment && Some(found) != active {
+                let path = self.dir.join(file_name(found));
                 self.lock().open.remove(&found);
                 match std::fs::remove_file(&path) {
                     Ok(()) => {}
