@@ -325,6 +325,21 @@ async fn random_bit_flips_and_cuts_never_serve_wrong_events() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cleanly_stopped_server_leaves_no_space_allocated_ahead_in_its_files() {
+    let dir = written_data_dir().await;
+    let segment_files: Vec<_> = files(dir.path())
+        .into_iter()
+        .filter(|(path, _)| path.extension().is_some_and(|extension| extension == "seg"))
+        .collect();
+    assert!(!segment_files.is_empty());
+    // The events are about 420 KB; files are allocated a MiB at a time while appended to.
+    let stored: u64 = segment_files.iter().map(|(_, len)| len).sum();
+    assert!(stored < 1024 * 1024, "{segment_files:?}");
+    let (code, report) = verify(dir.path());
+    assert_eq!(code, 0, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_reports_an_intact_data_directory() {
     let dir = written_data_dir().await;
     let (code, report) = verify(dir.path());
