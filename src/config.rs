@@ -104,6 +104,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(64 * 1024..=1 << 32))]
     pub segment_bytes: u64,
 
+    /// Idempotency keys a topic holds in memory (about 100 bytes each) before it writes them to
+    /// a file of their own, where each costs about 1.5 bytes of memory.
+    #[arg(long, env = "EVENTSTREAM_DEDUP_GENERATION_KEYS", default_value_t = 65_536,
+          value_parser = clap::value_parser!(u64).range(1..=1 << 24))]
+    pub dedup_generation_keys: u64,
+
     /// Free space, in bytes, that publishes leave on the data directory's disk: below it they
     /// fail with RESOURCE_EXHAUSTED until space is freed (0: no reserve).
     #[arg(long, env = "EVENTSTREAM_MIN_FREE_DISK_BYTES", default_value_t = 64 * 1024 * 1024)]
@@ -180,6 +186,7 @@ impl Config {
             default_dedup_window: Duration::from_secs(24 * 3600),
             cache_bytes: 64 * 1024 * 1024,
             segment_bytes: 64 * 1024 * 1024,
+            dedup_generation_keys: 65_536,
             min_free_disk_bytes: 64 * 1024 * 1024,
             retention_interval: Duration::from_secs(1),
             metrics_listen: None,

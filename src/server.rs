@@ -103,6 +103,7 @@ pub async fn run(
         cache_bytes: config.cache_bytes,
         segment_bytes: config.segment_bytes,
         sync_appends: config.fsync == FsyncPolicy::Always,
+        dedup_generation_keys: usize::try_from(config.dedup_generation_keys).unwrap_or(usize::MAX),
     };
     let store = tokio::task::spawn_blocking(move || Store::open(&data_dir, options))
         .await

@@ -21,6 +21,9 @@ const ACKS_BEFORE_KILL: [usize; 3] = [300, 700, 150];
 /// Events per request, cycled through by each publisher: singles and batches mixed.
 const REQUEST_SIZES: [usize; 6] = [1, 3, 1, 5, 2, 8];
 const EVENT_TYPE: &str = "CrashTest";
+/// Small generations of idempotency keys, so that by each kill some keys are sealed in key files
+/// and some are only in memory (and their batches' index entries): both must survive.
+const SERVER_ARGS: [&str; 1] = ["--dedup-generation-keys=40"];
 
 /// An acknowledged event.
 #[derive(Debug, Clone)]
@@ -308,7 +311,7 @@ async fn acknowledged_events_survive_kill_9() {
     let (mut failed_requests, mut retried_duplicates, mut retried_appended) = (0, 0, 0);
 
     for (cycle, kill_after) in ACKS_BEFORE_KILL.into_iter().enumerate() {
-        let server = ChildServer::start(dir.path(), &[]).await;
+        let server = ChildServer::start(dir.path(), &SERVER_ARGS).await;
         if cycle > 0 {
             let mut client = server.client().await;
             let pending: Vec<Request> = unknown.iter().flatten().cloned().collect();
@@ -361,7 +364,7 @@ async fn acknowledged_events_survive_kill_9() {
     keys.dedup();
     assert_eq!(keys.len(), acks.len(), "every key acknowledged once");
 
-    let server = ChildServer::start(dir.path(), &[]).await;
+    let server = ChildServer::start(dir.path(), &SERVER_ARGS).await;
     let mut client = server.client().await;
     let pending: Vec<Request> = unknown.iter().flatten().cloned().collect();
     let stored = verify(&mut client, &acks, &pending).await;

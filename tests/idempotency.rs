@@ -215,6 +215,65 @@ async fn dedup_survives_a_graceful_restart() {
 }
 
 #[tokio::test]
+async fn keys_sealed_into_key_files_survive_a_restart() {
+    let server = TestServer::start_with(|config| config.dedup_generation_keys = 4).await;
+    let mut client = server.client().await;
+    let requests: Vec<Vec<pb::EventData>> = (0..20)
+        .map(|request| {
+            (0..3)
+                .map(|n| keyed_event("A", format!("{request}-{n}"), &format!("k{request}-{n}")))
+                .collect()
+        })
+        .collect();
+    let mut originals = Vec::new();
+    for events in &requests {
+        originals.extend(publish(&mut client, "orders", events.clone()).await);
+    }
+    let mut key_files = Vec::new();
+    for entry in walk(server.data_dir()) {
+        if entry
+            .extension()
+            .is_some_and(|extension| extension == "dedup")
+        {
+            key_files.push(entry);
+        }
+    }
+    assert!(!key_files.is_empty(), "no key file was written");
+
+    let server = server.restart().await;
+    let mut client = server.client().await;
+    let mut again = Vec::new();
+    for events in &requests {
+        again.extend(publish(&mut client, "orders", events.clone()).await);
+    }
+
+    let expected: Vec<_> = originals.iter().map(as_duplicate).collect();
+    assert_eq!(again, expected);
+    assert_eq!(get_topic(&mut client, "orders").await.next_offset, 60);
+    let conflict = try_publish(
+        &mut client,
+        "orders",
+        vec![keyed_event("A", "other", "k0-0")],
+    )
+    .await;
+    expect_code(conflict, Code::FailedPrecondition);
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("list") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[tokio::test]
 async fn keys_expire_after_the_topics_dedup_window() {
     let server = TestServer::start_with(|config| {
         config.retention_interval = Duration::from_millis(50);

@@ -2,7 +2,7 @@
 //! idempotency-key expiry, restarts and crashes that lose the index written since the last sync,
 //! checked against a plain in-memory model.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -26,6 +26,8 @@ enum Op {
     OffsetAtTime { append: usize },
     /// Forget keys of the first n appends.
     ExpireDedup { appends: usize },
+    /// Write full generations of idempotency keys to their files.
+    SealDedup,
     /// Close and reopen the store.
     Restart,
     /// Close the store and put sled's files back as they were at the last sync, as a crash
@@ -40,6 +42,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0.0..=1.0f64).prop_map(|at| Op::Trim { at }),
         1 => (0usize..20).prop_map(|append| Op::OffsetAtTime { append }),
         1 => (0usize..20).prop_map(|appends| Op::ExpireDedup { appends }),
+        1 => Just(Op::SealDedup),
         1 => Just(Op::Restart),
         1 => Just(Op::Crash),
     ]
@@ -53,10 +56,12 @@ struct Model {
     /// Append time of each append, in order.
     append_times: Vec<(Timestamp, u64)>,
     dedup: BTreeMap<String, DedupEntry>,
-    /// The first offset and idempotency entries as of the last sync...
-    synced: (u64, BTreeMap<String, DedupEntry>),
-    /// ...and the entries appended since, which a crash must not lose.
-    dedup_since_sync: Vec<(String, DedupEntry)>,
+    /// Keys appended once, remembered or not.
+    keys: BTreeSet<String>,
+    /// The latest expiry's cutoff: lookups ask for keys appended since.
+    expired_before: Timestamp,
+    /// The first offset as of the last sync.
+    synced_first: u64,
 }
 
 impl Model {
@@ -69,16 +74,13 @@ impl Model {
     }
 
     fn synced(&mut self) {
-        self.synced = (self.first, self.dedup.clone());
-        self.dedup_since_sync.clear();
+        self.synced_first = self.first;
     }
 
     /// What survives losing the index written since the last sync: every append (its segment
-    /// file has it), but no trim or expiry.
+    /// file has it), but no trim. Expired keys may come back, but lookups ignore them by age.
     fn crashed(&mut self) {
-        self.first = self.synced.0;
-        self.dedup = self.synced.1.clone();
-        self.dedup.extend(self.dedup_since_sync.drain(..));
+        self.first = self.synced_first;
     }
 }
 
@@ -155,6 +157,8 @@ fn open(dir: &Path) -> (Store, TopicLog) {
         cache_bytes: 8 * 1024 * 1024,
         // Small files, so trims remove some and reads cross them.
         segment_bytes: 16 * 1024,
+        // Small generations, so keys are sealed into files, expired with them and reloaded.
+        dedup_generation_keys: 3,
         ..StoreOptions::default()
     };
     let store = open_store(dir, options);
@@ -245,8 +249,10 @@ fn run(ops: Vec<Op>) {
                 .expect("append");
                 model.append_times.push((time, model.next()));
                 model.events.extend(events);
-                model.dedup.extend(entries.iter().cloned());
-                model.dedup_since_sync.extend(entries);
+                model
+                    .keys
+                    .extend(entries.iter().map(|(key, _)| key.clone()));
+                model.dedup.extend(entries);
             }
             Op::Read { at, max_bytes } => {
                 let from = model.point(at);
@@ -290,8 +296,11 @@ fn run(ops: Vec<Op>) {
                     continue;
                 };
                 log.expire_dedup(cutoff).expect("expire");
-                model.dedup.retain(|_, entry| entry.time >= cutoff);
+                model.expired_before = model.expired_before.max(cutoff);
+                let since = model.expired_before;
+                model.dedup.retain(|_, entry| entry.time >= since);
             }
+            Op::SealDedup => log.seal_dedup().expect("seal"),
             Op::Restart => {
                 store.sync().expect("sync");
                 drop(log);
@@ -312,10 +321,13 @@ fn run(ops: Vec<Op>) {
                 model.synced();
             }
         }
-        for (key, entry) in &model.dedup {
+        for key in &model.keys {
             assert_eq!(
-                log.dedup_entry(key).expect("dedup lookup").as_ref(),
-                Some(entry)
+                log.dedup_entry(key, model.expired_before)
+                    .expect("dedup lookup")
+                    .as_ref(),
+                model.dedup.get(key),
+                "key {key}"
             );
         }
     }

@@ -126,6 +126,7 @@ impl From<EngineError> for Status {
                 StoreError::Corrupt { .. }
                 | StoreError::Lost { .. }
                 | StoreError::CorruptMetadata { .. }
+                | StoreError::DamagedKeyFile { .. }
                 | StoreError::Missing { .. } => Code::DataLoss,
                 StoreError::DiskFull { .. }
                 | StoreError::OutOfSpace

@@ -479,10 +479,7 @@ impl Writer {
             if let Some(key) = &event.idempotency_key {
                 let earlier = match own_entries.get(key).or_else(|| claims.dedup.get(key)) {
                     Some(entry) => Some(*entry),
-                    None => self
-                        .log
-                        .dedup_entry(key)?
-                        .filter(|entry| entry.time >= window_start),
+                    None => self.log.dedup_entry(key, window_start)?,
                 };
                 if let Some(entry) = earlier {
                     if entry.fingerprint != print {
@@ -622,6 +619,7 @@ impl Writer {
             let point = log.retention_point(&state, now)?.min(durable_end);
             let state = log.trim(state, point)?;
             log.expire_dedup(now.saturating_sub(log.meta().config.dedup_window))?;
+            log.seal_dedup()?;
             Ok::<_, crate::storage::StoreError>(state)
         })
         .await;

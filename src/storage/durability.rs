@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::StoreError;
+use super::{StoreError, io_error};
 
 /// Makes a sled database's writes durable.
 pub(super) struct DiskSync {
@@ -25,10 +25,6 @@ pub(super) struct DiskSync {
     /// Set after a failed sync: the kernel may have dropped the dirty pages, so retrying could
     /// report success for data that is gone.
     poisoned: AtomicBool,
-}
-
-fn io_error(action: String) -> impl FnOnce(std::io::Error) -> StoreError {
-    move |source| StoreError::Io { action, source }
 }
 
 impl DiskSync {

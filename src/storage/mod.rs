@@ -7,6 +7,7 @@
 //! [`Store::sync`].
 
 pub mod checkpoint;
+mod dedup_index;
 mod durability;
 mod group_record;
 pub mod record_batch;
@@ -18,11 +19,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use dedup_index::DedupEntry;
 pub use group_record::GroupRecord;
 use segments::{SegmentRoot, Segments};
-pub use topic_log::{
-    Append, Damage, DedupEntry, LogState, TopicLog, TopicMeta, TopicReport, fingerprint,
-};
+pub use topic_log::{Append, Damage, LogState, TopicLog, TopicMeta, TopicReport, fingerprint};
 
 use crate::model::TopicName;
 use checkpoint::{CheckpointWriter, DurableEnds};
@@ -100,6 +100,16 @@ pub enum StoreError {
         /// Which value.
         what: &'static str,
     },
+    /// A file of idempotency keys failed its checks when read.
+    #[error(
+        "the idempotency keys stored in {} are damaged; publishes whose keys it may hold fail \
+         until it is removed and the server restarted (which forgets those keys)",
+        path.display()
+    )]
+    DamagedKeyFile {
+        /// The file.
+        path: PathBuf,
+    },
     /// No stored event has the offset asked for.
     #[error("topic {topic}: no stored event at offset {offset}")]
     Missing {
@@ -172,6 +182,8 @@ pub struct StoreOptions {
     /// Whether [`TopicLog::append`] fsyncs the events before it returns (`--fsync always`);
     /// without, they are durable at the next [`Store::sync`].
     pub sync_appends: bool,
+    /// Idempotency keys a topic holds in memory before it writes them to a file of their own.
+    pub dedup_generation_keys: usize,
 }
 
 impl Default for StoreOptions {
@@ -180,6 +192,7 @@ impl Default for StoreOptions {
             cache_bytes: 64 * 1024 * 1024,
             segment_bytes: 64 * 1024 * 1024,
             sync_appends: true,
+            dedup_generation_keys: 65_536,
         }
     }
 }
@@ -188,6 +201,7 @@ impl Default for StoreOptions {
 pub struct Store {
     db: sled::Db,
     segment_root: SegmentRoot,
+    dedup_generation_keys: usize,
     disk: DiskSync,
     space: Arc<SpaceGuard>,
     /// The durable ends recorded by the previous run, or why they could not be read.
@@ -235,6 +249,7 @@ impl Store {
             cache_bytes,
             segment_bytes,
             sync_appends,
+            dedup_generation_keys,
         } = options;
         durability::create_dir_durably(dir)?;
         // Only Store::sync writes the index out: a flush of sled's own would be a second writer
@@ -255,6 +270,7 @@ impl Store {
                 sync_appends,
                 gate: Arc::default(),
             },
+            dedup_generation_keys,
             disk,
             space: Arc::new(SpaceGuard::new(dir)),
             recorded_ends,
@@ -293,6 +309,7 @@ impl Store {
                 tree,
                 &self.segment_root,
                 Arc::clone(&self.space),
+                self.dedup_generation_keys,
             )?;
             logs.push((tree_name, name, log));
         }
@@ -466,6 +483,7 @@ impl Store {
             meta,
             &self.segment_root,
             Arc::clone(&self.space),
+            self.dedup_generation_keys,
         )?;
         self.lock_checkpoint()
             .live
@@ -568,6 +586,11 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Maps a failed file operation, described by `action`, into [`StoreError::Io`].
+fn io_error(action: String) -> impl FnOnce(std::io::Error) -> StoreError {
+    move |source| StoreError::Io { action, source }
 }
 
 fn tree_name(name: &TopicName) -> String {

@@ -24,8 +24,8 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 
 use bytes::{Buf, BufMut, Bytes};
 
-use super::StoreError;
 use super::durability::{create_dir_durably, sync_dir};
+use super::{StoreError, io_error};
 
 const EXTENSION: &str = "seg";
 /// Most files a topic keeps open, so a long history read from the start does not hold a
@@ -207,10 +207,6 @@ fn preallocate(file: &File, from: u64, len: u64) -> std::io::Result<()> {
     }
     let zeros = vec![0; usize::try_from(len).unwrap_or(0)];
     file.write_all_at(&zeros, from)
-}
-
-fn io_error(action: String) -> impl FnOnce(std::io::Error) -> StoreError {
-    move |source| StoreError::Io { action, source }
 }
 
 fn file_name(segment: u64) -> String {

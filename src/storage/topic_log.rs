@@ -13,21 +13,23 @@
 //! | `s` | log state (first offset, next offset, stored bytes, last append time) |
 //! | `b` offset | where the record batch whose first record has that offset lies ([`Location`]) |
 //! | `t` time offset | nothing; finds batches by append time |
-//! | `d` idempotency key | where that key's event went |
-//! | `x` time offset | the idempotency keys of that batch, for expiry |
+//! | `x` offset | the idempotency keys (hashed) of the batch starting there and where their events went, until a key file holds them (see [`DedupIndex`]) |
 //! | `l` offset | the end of a range of events lost to damaged data files, found at start-up |
 //! | `k` key-length key offset | key version, and where the event lies: batch, span, CRC32C |
 //! | `v` key | the key's latest version (kept when retention removes the key's events) |
 //! | `c` cursor name | the cursor's position and update time |
 //! | `g` group name | the consumer group's record (see [`GroupRecord`]) |
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::{Buf, BufMut, Bytes};
 use prost::Message;
 use uuid::Uuid;
 
 use super::StoreError;
+use super::dedup_index::{
+    DedupEntry, DedupIndex, KeyHash, decode_entries, encode_entries, key_hash,
+};
 use super::group_record::GroupRecord;
 use super::record_batch::{self, BatchError, EncodedBatch, EncodedEvent, RecordBatch};
 use super::segments::{Location, ReadError, SegmentRoot, Segments};
@@ -40,8 +42,7 @@ const META_KEY: &[u8] = b"m";
 const STATE_KEY: &[u8] = b"s";
 const BATCH_PREFIX: u8 = b'b';
 const TIME_PREFIX: u8 = b't';
-const DEDUP_PREFIX: u8 = b'd';
-const EXPIRY_PREFIX: u8 = b'x';
+const BATCH_KEYS_PREFIX: u8 = b'x';
 const LOST_PREFIX: u8 = b'l';
 const KEY_INDEX_PREFIX: u8 = b'k';
 const KEY_VERSION_PREFIX: u8 = b'v';
@@ -144,49 +145,6 @@ impl LogState {
     }
 }
 
-/// Where an event with an idempotency key went, and what it held.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DedupEntry {
-    /// The event's offset.
-    pub offset: u64,
-    /// The event's append time.
-    pub time: Timestamp,
-    /// The event's id.
-    pub id: Uuid,
-    /// [`fingerprint`] of the event's type and payload, to tell a retry from a reused key.
-    pub fingerprint: u64,
-}
-
-impl DedupEntry {
-    const ENCODED_LEN: usize = 8 + 8 + 16 + 8;
-
-    fn encode(&self) -> [u8; Self::ENCODED_LEN] {
-        let mut out = [0; Self::ENCODED_LEN];
-        let mut buf = &mut out[..];
-        buf.put_u64_le(self.offset);
-        buf.put_u64_le(self.time.as_nanos());
-        buf.put_slice(self.id.as_bytes());
-        buf.put_u64_le(self.fingerprint);
-        out
-    }
-
-    fn decode(mut bytes: &[u8]) -> Option<Self> {
-        if bytes.len() != Self::ENCODED_LEN {
-            return None;
-        }
-        let offset = bytes.get_u64_le();
-        let time = Timestamp(bytes.get_u64_le());
-        let id = Uuid::from_slice(&bytes[..16]).ok()?;
-        bytes.advance(16);
-        Some(Self {
-            offset,
-            time,
-            id,
-            fingerprint: bytes.get_u64_le(),
-        })
-    }
-}
-
 /// Identifies an event's content for idempotency checks: equal for a faithful retry, different
 /// (barring a 2^-64 accident) when a key is reused for another event.
 pub fn fingerprint(event_type: &str, payload: &[u8]) -> u64 {
@@ -195,23 +153,21 @@ pub fn fingerprint(event_type: &str, payload: &[u8]) -> u64 {
     (u64::from(type_crc) << 32) | u64::from(payload_crc)
 }
 
-fn batch_key(base: u64) -> [u8; 9] {
-    let mut key = [BATCH_PREFIX; 9];
-    key[1..].copy_from_slice(&base.to_be_bytes());
+/// `prefix`, then `offset`: the key of an entry about the batch (or range) starting there.
+fn offset_key(prefix: u8, offset: u64) -> [u8; 9] {
+    let mut key = [prefix; 9];
+    key[1..].copy_from_slice(&offset.to_be_bytes());
     key
+}
+
+fn batch_key(base: u64) -> [u8; 9] {
+    offset_key(BATCH_PREFIX, base)
 }
 
 fn timed_key(prefix: u8, time: Timestamp, offset: u64) -> [u8; 17] {
     let mut key = [prefix; 17];
     key[1..9].copy_from_slice(&time.as_nanos().to_be_bytes());
     key[9..].copy_from_slice(&offset.to_be_bytes());
-    key
-}
-
-fn dedup_key(idempotency_key: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(1 + idempotency_key.len());
-    key.push(DEDUP_PREFIX);
-    key.extend_from_slice(idempotency_key.as_bytes());
     key
 }
 
@@ -306,9 +262,7 @@ impl KeyIndexEntry {
 }
 
 fn lost_key(first: u64) -> [u8; 9] {
-    let mut key = [LOST_PREFIX; 9];
-    key[1..].copy_from_slice(&first.to_be_bytes());
-    key
+    offset_key(LOST_PREFIX, first)
 }
 
 fn decode_key_u64(key: &[u8], at: usize) -> Option<u64> {
@@ -330,21 +284,29 @@ pub struct Append<'a> {
 /// last. Not as one sled batch: sled writes its log buffer out for every batch, a device round
 /// trip per append. sled recovers a prefix of its writes, so a state it recovers comes with every
 /// entry written before it, and start-up indexes again from the batch the state does not count.
+///
+/// The idempotency keys among them are remembered in memory once they are written.
 #[derive(Default)]
-struct InOrder(Vec<(Vec<u8>, Vec<u8>)>);
+struct InOrder {
+    entries: Vec<(Vec<u8>, Vec<u8>)>,
+    keys: Vec<(KeyHash, DedupEntry)>,
+}
 
 impl InOrder {
     fn insert(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
-        self.0
+        self.entries
             .push((key.as_ref().to_vec(), value.as_ref().to_vec()));
     }
 
-    /// Writes the entries, then `state`.
-    fn finish(self, tree: &sled::Tree, state: LogState) -> Result<(), StoreError> {
-        for (key, value) in self.0 {
-            tree.insert(key, value)?;
+    /// Writes the entries, then `state`, then adds the keys to `log`'s dedup index.
+    fn finish(self, log: &TopicLog, state: LogState) -> Result<(), StoreError> {
+        for (key, value) in self.entries {
+            log.tree.insert(key, value)?;
         }
-        tree.insert(STATE_KEY, &state.encode()[..])?;
+        log.tree.insert(STATE_KEY, &state.encode()[..])?;
+        if !self.keys.is_empty() {
+            log.lock_dedup().add(&self.keys);
+        }
         Ok(())
     }
 }
@@ -360,6 +322,7 @@ pub struct TopicLog {
     meta: TopicMeta,
     segments: Arc<Segments>,
     space: Arc<SpaceGuard>,
+    dedup: Arc<Mutex<DedupIndex>>,
 }
 
 impl TopicLog {
@@ -372,9 +335,11 @@ impl TopicLog {
         meta: TopicMeta,
         segment_root: &SegmentRoot,
         space: Arc<SpaceGuard>,
+        dedup_generation_keys: usize,
     ) -> Result<Self, StoreError> {
         let segment_dir = Uuid::new_v4().simple().to_string();
         let segments = segment_root.topic(&segment_dir)?;
+        let dedup = DedupIndex::open(segments.dir(), &name, dedup_generation_keys)?;
         let stored = StoredMeta {
             segments: segment_dir,
             ..StoredMeta::from(&meta)
@@ -389,6 +354,7 @@ impl TopicLog {
             meta,
             segments: Arc::new(segments),
             space,
+            dedup: Arc::new(Mutex::new(dedup)),
         })
     }
 
@@ -399,6 +365,7 @@ impl TopicLog {
         tree: sled::Tree,
         segment_root: &SegmentRoot,
         space: Arc<SpaceGuard>,
+        dedup_generation_keys: usize,
     ) -> Result<Option<Self>, StoreError> {
         let Some(stored) = tree.get(META_KEY)? else {
             return Ok(None);
@@ -418,15 +385,35 @@ impl TopicLog {
                 what: "segment directory name",
             });
         }
+        let segments = segment_root.topic(&segment_dir)?;
+        let mut dedup = DedupIndex::open(segments.dir(), &name, dedup_generation_keys)?;
+        for entry in tree.range(
+            offset_key(BATCH_KEYS_PREFIX, dedup.sealed_end())
+                ..=offset_key(BATCH_KEYS_PREFIX, u64::MAX),
+        ) {
+            let (_, value) = entry?;
+            let keys = decode_entries(&value).ok_or_else(|| StoreError::CorruptMetadata {
+                topic: name.clone(),
+                what: "idempotency keys of a batch",
+            })?;
+            dedup.add(&keys);
+        }
         let log = Self {
             name,
             tree,
             meta: meta.into(),
-            segments: Arc::new(segment_root.topic(&segment_dir)?),
+            segments: Arc::new(segments),
             space,
+            dedup: Arc::new(Mutex::new(dedup)),
         };
         log.state()?;
         Ok(Some(log))
+    }
+
+    fn lock_dedup(&self) -> MutexGuard<'_, DedupIndex> {
+        self.dedup
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The topic's segment files.
@@ -461,17 +448,14 @@ impl TopicLog {
             })
     }
 
-    /// Where the event with `idempotency_key` went, if the key is remembered.
-    pub fn dedup_entry(&self, idempotency_key: &str) -> Result<Option<DedupEntry>, StoreError> {
-        let Some(bytes) = self.tree.get(dedup_key(idempotency_key))? else {
-            return Ok(None);
-        };
-        DedupEntry::decode(&bytes)
-            .map(Some)
-            .ok_or_else(|| StoreError::CorruptMetadata {
-                topic: self.name.clone(),
-                what: "idempotency entry",
-            })
+    /// Where the event with `idempotency_key` went, if the key is remembered and the event was
+    /// appended at or after `since`.
+    pub fn dedup_entry(
+        &self,
+        idempotency_key: &str,
+        since: Timestamp,
+    ) -> Result<Option<DedupEntry>, StoreError> {
+        self.lock_dedup().get(key_hash(idempotency_key), since)
     }
 
     /// The latest version of `key`, if it has any events (even ones retention removed).
@@ -652,7 +636,14 @@ impl TopicLog {
             cursor_value.put_u64_le(append.time.as_nanos());
             writes.insert(cursor_key(name), cursor_value);
         }
-        writes.finish(&self.tree, new_state)?;
+        writes.finish(self, new_state)?;
+        if self.lock_dedup().sealing_due() {
+            // The events are appended: a key file that cannot be written now only means their
+            // keys stay in memory until a later sealing succeeds.
+            if let Err(error) = self.seal_dedup() {
+                tracing::warn!(topic = %self.name, %error, "writing an idempotency key file failed");
+            }
+        }
         Ok(new_state)
     }
 
@@ -672,7 +663,6 @@ impl TopicLog {
         let base = state.bounds.next_offset;
         writes.insert(batch_key(base), location.encode());
         writes.insert(timed_key(TIME_PREFIX, time, base), []);
-        let mut idempotency_keys = Vec::new();
         for (index, event) in events.iter().enumerate() {
             if let Some(version) = event.key_version {
                 let entry = KeyIndexEntry::new(version, base, encoded, index);
@@ -692,13 +682,14 @@ impl TopicLog {
                     })?,
                     fingerprint: fingerprint(&event.event_type, &event.payload),
                 };
-                writes.insert(dedup_key(key), entry.encode());
-                prost::encoding::encode_varint(key.len() as u64, &mut idempotency_keys);
-                idempotency_keys.extend_from_slice(key.as_bytes());
+                writes.keys.push((key_hash(key), entry));
             }
         }
-        if !idempotency_keys.is_empty() {
-            writes.insert(timed_key(EXPIRY_PREFIX, time, base), idempotency_keys);
+        if !writes.keys.is_empty() {
+            writes.insert(
+                offset_key(BATCH_KEYS_PREFIX, base),
+                encode_entries(&writes.keys),
+            );
         }
         let mut new_state = state;
         new_state.bounds.next_offset = base + events.len() as u64;
@@ -729,7 +720,7 @@ impl TopicLog {
                 &events,
                 &encoded,
             )?;
-            writes.finish(&self.tree, indexed)
+            writes.finish(self, indexed)
         })?;
         Ok(indexed.bounds.next_offset - state.bounds.next_offset)
     }
@@ -1224,44 +1215,43 @@ impl TopicLog {
         Ok(())
     }
 
-    /// Forgets idempotency keys of batches appended before `cutoff`; returns how many.
+    /// Forgets idempotency keys of batches appended before `cutoff`, a generation at a time;
+    /// returns how many.
     pub fn expire_dedup(&self, cutoff: Timestamp) -> Result<usize, StoreError> {
+        let expired = self.lock_dedup().expire(cutoff)?;
+        if let Some(end) = expired.unsealed_below {
+            self.remove_batch_keys_below(end)?;
+        }
+        Ok(expired.keys)
+    }
+
+    /// Writes the idempotency keys of full in-memory generations to their files, which then
+    /// replace those keys' index entries.
+    pub fn seal_dedup(&self) -> Result<(), StoreError> {
+        loop {
+            // Not held while the file is written: lookups go on meanwhile.
+            let job = self.lock_dedup().oldest_full();
+            let Some(job) = job else {
+                return Ok(());
+            };
+            let file = job.run()?;
+            let end = self.lock_dedup().sealed(file);
+            self.remove_batch_keys_below(end)?;
+        }
+    }
+
+    fn remove_batch_keys_below(&self, end: u64) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
-        let mut expired = 0;
-        for entry in self
+        for key in self
             .tree
-            .range(timed_key(EXPIRY_PREFIX, Timestamp(0), 0)..timed_key(EXPIRY_PREFIX, cutoff, 0))
+            .range(offset_key(BATCH_KEYS_PREFIX, 0)..offset_key(BATCH_KEYS_PREFIX, end))
+            .keys()
         {
-            let (expiry_key, keys) = entry?;
-            let time = Timestamp(decode_key_u64(&expiry_key, 1).unwrap_or(0));
-            let mut rest = &keys[..];
-            while !rest.is_empty() {
-                let Some(key) = next_length_prefixed(&mut rest) else {
-                    break;
-                };
-                let entry_key = dedup_key(&String::from_utf8_lossy(key));
-                // A key re-appended after it lapsed now points at a newer event: keep it.
-                let current = self.tree.get(&entry_key)?;
-                if current
-                    .and_then(|bytes| DedupEntry::decode(&bytes))
-                    .is_some_and(|entry| entry.time == time)
-                {
-                    batch.remove(entry_key);
-                    expired += 1;
-                }
-            }
-            batch.remove(expiry_key);
+            batch.remove(key?);
         }
         self.tree.apply_batch(batch)?;
-        Ok(expired)
+        Ok(())
     }
-}
-
-fn next_length_prefixed<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
-    let len = usize::try_from(prost::encoding::decode_varint(rest).ok()?).ok()?;
-    let (item, tail) = rest.split_at_checked(len)?;
-    *rest = tail;
-    Some(item)
 }
 
 /// What [`TopicLog::verify`] found in one topic.

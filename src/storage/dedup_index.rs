@@ -1,0 +1,670 @@
+//! The idempotency keys a topic remembers, for as long as its dedup window.
+//!
+//! Keys arrive in time order and lapse in time order, so they are kept in generations rather
+//! than in one table every key is inserted into at random (in sled, that insert was most of the
+//! cost of a keyed publish):
+//! - the newest keys are in memory, in a hash table; each batch's keys are also written, in one
+//!   index entry, to the topic's sled tree (see `topic_log`), from which start-up fills the table
+//!   again;
+//! - a generation that reaches its size is sealed into an immutable file of entries sorted by key
+//!   hash, in checksummed blocks. Memory keeps only its Bloom filter and each block's first hash,
+//!   so a remembered key costs about 1.5 bytes of memory once sealed.
+//!
+//! A lookup asks the newest generation first. Expiry deletes whole generations once their newest
+//! key has lapsed; until then lookups ignore keys older than the window.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::{Buf, BufMut};
+use uuid::Uuid;
+
+use super::durability::sync_dir;
+use super::{StoreError, io_error};
+use crate::model::{Timestamp, TopicName};
+
+/// A 128-bit hash of an idempotency key: what the index stores instead of the key. Two keys of a
+/// topic's window sharing one is a 2^-128-scale accident.
+pub type KeyHash = u128;
+
+/// The stored hash of `idempotency_key` (XXH3, a specified hash, so stored hashes stay valid).
+pub fn key_hash(idempotency_key: &str) -> KeyHash {
+    xxhash_rust::xxh3::xxh3_128(idempotency_key.as_bytes())
+}
+
+/// Where an event with an idempotency key went, and what it held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DedupEntry {
+    /// The event's offset.
+    pub offset: u64,
+    /// The event's append time.
+    pub time: Timestamp,
+    /// The event's id.
+    pub id: Uuid,
+    /// [`fingerprint`](super::fingerprint) of the event's type and payload, to tell a retry from
+    /// a reused key.
+    pub fingerprint: u64,
+}
+
+/// A key's hash and entry, as stored: in a batch's index entry and in generation files.
+const STORED_ENTRY_LEN: usize = 16 + 8 + 8 + 16 + 8;
+
+fn put_entry(out: &mut Vec<u8>, hash: KeyHash, entry: &DedupEntry) {
+    out.put_u128_le(hash);
+    out.put_u64_le(entry.offset);
+    out.put_u64_le(entry.time.as_nanos());
+    out.put_slice(entry.id.as_bytes());
+    out.put_u64_le(entry.fingerprint);
+}
+
+fn get_entry(mut bytes: &[u8]) -> (KeyHash, DedupEntry) {
+    let hash = bytes.get_u128_le();
+    let offset = bytes.get_u64_le();
+    let time = Timestamp(bytes.get_u64_le());
+    let mut id = [0; 16];
+    bytes.copy_to_slice(&mut id);
+    let entry = DedupEntry {
+        offset,
+        time,
+        id: Uuid::from_bytes(id),
+        fingerprint: bytes.get_u64_le(),
+    };
+    (hash, entry)
+}
+
+/// Encodes one batch's keyed entries for its index entry.
+pub fn encode_entries(entries: &[(KeyHash, DedupEntry)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(entries.len() * STORED_ENTRY_LEN);
+    for (hash, entry) in entries {
+        put_entry(&mut out, *hash, entry);
+    }
+    out
+}
+
+/// Decodes what [`encode_entries`] wrote; `None` if it is not a whole number of entries.
+pub fn decode_entries(bytes: &[u8]) -> Option<Vec<(KeyHash, DedupEntry)>> {
+    if !bytes.len().is_multiple_of(STORED_ENTRY_LEN) {
+        return None;
+    }
+    Some(
+        bytes
+            .chunks_exact(STORED_ENTRY_LEN)
+            .map(get_entry)
+            .collect(),
+    )
+}
+
+/// Hashes a [`KeyHash`] by taking its low bits: it is uniform already.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u128(&mut self, value: u128) {
+        self.0 = value as u64;
+    }
+}
+
+type Table = HashMap<KeyHash, DedupEntry, BuildHasherDefault<PassThrough>>;
+
+/// Keys held in memory.
+#[derive(Default)]
+struct MemGeneration {
+    entries: Table,
+    /// Just past the newest keyed offset: every batch below it that has keys is in this
+    /// generation or an older one.
+    end: u64,
+    /// Append time of the newest key.
+    newest: Timestamp,
+}
+
+impl MemGeneration {
+    fn starting_at(end: u64) -> Self {
+        Self {
+            end,
+            ..Self::default()
+        }
+    }
+}
+
+/// A Bloom filter over key hashes, 10 bits and 7 probes per key, in 64-byte blocks: all of a
+/// key's bits lie in one block, so a lookup touches one cache line. About 1 % false positives.
+struct Bloom {
+    blocks: Vec<[u64; 8]>,
+}
+
+impl Bloom {
+    const BITS_PER_KEY: usize = 10;
+    const PROBES: u32 = 7;
+
+    fn with_capacity(keys: usize) -> Self {
+        let blocks = (keys * Self::BITS_PER_KEY).div_ceil(512).max(1);
+        Self {
+            blocks: vec![[0; 8]; blocks],
+        }
+    }
+
+    /// The block of `hash`, chosen by its low half, and its bits there (9 bits each from the
+    /// high half).
+    fn locate(&self, hash: KeyHash) -> (usize, impl Iterator<Item = usize> + use<>) {
+        let block = (hash as u64 % self.blocks.len() as u64) as usize;
+        let high = (hash >> 64) as u64;
+        let bits = (0..Self::PROBES).map(move |probe| ((high >> (probe * 9)) & 511) as usize);
+        (block, bits)
+    }
+
+    fn insert(&mut self, hash: KeyHash) {
+        let (block, bits) = self.locate(hash);
+        let block = &mut self.blocks[block];
+        for bit in bits {
+            block[bit / 64] |= 1 << (bit % 64);
+        }
+    }
+
+    fn may_contain(&self, hash: KeyHash) -> bool {
+        let (block, mut bits) = self.locate(hash);
+        let block = &self.blocks[block];
+        bits.all(|bit| block[bit / 64] & (1 << (bit % 64)) != 0)
+    }
+}
+
+const FILE_MAGIC: &[u8; 8] = b"ESDEDUP1";
+const FILE_EXTENSION: &str = "dedup";
+/// Magic, key count, end, newest time, CRC32C of those.
+const HEADER_LEN: usize = 8 + 8 + 8 + 8 + 4;
+/// Entries per checksummed block: one read of about 3.5 KiB per lookup that passes the filter.
+const BLOCK_ENTRIES: usize = 64;
+const BLOCK_LEN: usize = BLOCK_ENTRIES * STORED_ENTRY_LEN + 4;
+
+/// Keys in a sealed, immutable file.
+struct SealedGeneration {
+    path: PathBuf,
+    file: File,
+    keys: usize,
+    end: u64,
+    newest: Timestamp,
+    bloom: Bloom,
+    /// The first hash of each block.
+    block_starts: Vec<KeyHash>,
+}
+
+impl SealedGeneration {
+    fn file_name(sequence: u64) -> String {
+        format!("{sequence:020}.{FILE_EXTENSION}")
+    }
+
+    fn sequence(&self) -> Option<u64> {
+        self.path.file_stem()?.to_str()?.parse().ok()
+    }
+
+    /// Writes `generation` durably into a new file in `dir`, the `sequence`-th sealed there.
+    fn write(dir: &Path, sequence: u64, generation: &MemGeneration) -> Result<Self, StoreError> {
+        let mut sorted: Vec<(KeyHash, DedupEntry)> = generation
+            .entries
+            .iter()
+            .map(|(hash, entry)| (*hash, *entry))
+            .collect();
+        sorted.sort_unstable_by_key(|(hash, _)| *hash);
+        let mut bytes =
+            Vec::with_capacity(HEADER_LEN + sorted.len().div_ceil(BLOCK_ENTRIES) * BLOCK_LEN);
+        bytes.put_slice(FILE_MAGIC);
+        bytes.put_u64_le(sorted.len() as u64);
+        bytes.put_u64_le(generation.end);
+        bytes.put_u64_le(generation.newest.as_nanos());
+        bytes.put_u32_le(crc32c::crc32c(&bytes));
+        let mut bloom = Bloom::with_capacity(sorted.len());
+        let mut block_starts = Vec::with_capacity(sorted.len().div_ceil(BLOCK_ENTRIES));
+        for block in sorted.chunks(BLOCK_ENTRIES) {
+            let start = bytes.len();
+            block_starts.push(block[0].0);
+            for (hash, entry) in block {
+                bloom.insert(*hash);
+                put_entry(&mut bytes, *hash, entry);
+            }
+            let crc = crc32c::crc32c(&bytes[start..]);
+            bytes.put_u32_le(crc);
+        }
+        let path = dir.join(Self::file_name(sequence));
+        let temporary = path.with_extension("tmp");
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&temporary)
+            .map_err(io_error(format!("creating {}", temporary.display())))?;
+        if let Err(error) = file.write_all(&bytes).and_then(|()| file.sync_all()) {
+            // Its keys are still in memory and in the index; the next sealing starts afresh.
+            let _ = std::fs::remove_file(&temporary);
+            return Err(io_error(format!("writing {}", temporary.display()))(error));
+        }
+        std::fs::rename(&temporary, &path)
+            .map_err(io_error(format!("renaming {}", temporary.display())))?;
+        sync_dir(dir)?;
+        Ok(Self {
+            path,
+            file,
+            keys: sorted.len(),
+            end: generation.end,
+            newest: generation.newest,
+            bloom,
+            block_starts,
+        })
+    }
+
+    /// Reads the file at `path`; `Ok(None)` if it fails its checks.
+    fn read(path: PathBuf) -> Result<Option<Self>, StoreError> {
+        let bytes =
+            std::fs::read(&path).map_err(io_error(format!("reading {}", path.display())))?;
+        if bytes.len() < HEADER_LEN
+            || &bytes[..8] != FILE_MAGIC
+            || crc32c::crc32c(&bytes[..HEADER_LEN - 4])
+                != (&bytes[HEADER_LEN - 4..HEADER_LEN]).get_u32_le()
+        {
+            return Ok(None);
+        }
+        let mut header = &bytes[8..];
+        let keys = usize::try_from(header.get_u64_le()).unwrap_or(usize::MAX);
+        let end = header.get_u64_le();
+        let newest = Timestamp(header.get_u64_le());
+        let body = &bytes[HEADER_LEN..];
+        if body.len() != keys.div_ceil(BLOCK_ENTRIES) * 4 + keys.saturating_mul(STORED_ENTRY_LEN) {
+            return Ok(None);
+        }
+        let mut bloom = Bloom::with_capacity(keys);
+        let mut block_starts = Vec::with_capacity(keys.div_ceil(BLOCK_ENTRIES));
+        for block in body.chunks(BLOCK_LEN) {
+            let Some(entries) = checked_block(block) else {
+                return Ok(None);
+            };
+            block_starts.push(get_entry(entries).0);
+            for entry in entries.chunks_exact(STORED_ENTRY_LEN) {
+                bloom.insert(get_entry(entry).0);
+            }
+        }
+        let file = File::open(&path).map_err(io_error(format!("opening {}", path.display())))?;
+        Ok(Some(Self {
+            path,
+            file,
+            keys,
+            end,
+            newest,
+            bloom,
+            block_starts,
+        }))
+    }
+
+    fn get(&self, hash: KeyHash) -> Result<Option<DedupEntry>, StoreError> {
+        if !self.bloom.may_contain(hash) {
+            return Ok(None);
+        }
+        let Some(block) = self
+            .block_starts
+            .partition_point(|start| *start <= hash)
+            .checked_sub(1)
+        else {
+            return Ok(None);
+        };
+        let in_block = (self.keys - block * BLOCK_ENTRIES).min(BLOCK_ENTRIES);
+        let mut bytes = vec![0; in_block * STORED_ENTRY_LEN + 4];
+        let position = (HEADER_LEN + block * BLOCK_LEN) as u64;
+        self.file
+            .read_exact_at(&mut bytes, position)
+            .map_err(io_error(format!("reading {}", self.path.display())))?;
+        let entries = checked_block(&bytes).ok_or_else(|| StoreError::DamagedKeyFile {
+            path: self.path.clone(),
+        })?;
+        Ok(entries
+            .chunks_exact(STORED_ENTRY_LEN)
+            .map(get_entry)
+            .find(|(stored, _)| *stored == hash)
+            .map(|(_, entry)| entry))
+    }
+}
+
+/// A block's entries, if its checksum holds.
+fn checked_block(block: &[u8]) -> Option<&[u8]> {
+    let (entries, mut crc) = block.split_at_checked(block.len().checked_sub(4)?)?;
+    (!entries.is_empty() && crc32c::crc32c(entries) == crc.get_u32_le()).then_some(entries)
+}
+
+/// Full in-memory generations beyond which an append seals them itself rather than leaving them
+/// to the topic's next maintenance.
+const MAX_UNSEALED: usize = 4;
+
+/// One topic's idempotency keys; see the module documentation.
+pub struct DedupIndex {
+    dir: PathBuf,
+    generation_keys: usize,
+    newest: MemGeneration,
+    /// Full generations not sealed yet, oldest first.
+    full: VecDeque<Arc<MemGeneration>>,
+    /// Oldest first.
+    sealed: VecDeque<SealedGeneration>,
+    /// The sequence number of the next file: names are never reused, as a generation filled
+    /// again after a crash may end where a sealed one does.
+    next_sequence: u64,
+}
+
+/// What [`DedupIndex::expire`] dropped.
+#[derive(Debug, Default)]
+pub struct Expired {
+    /// How many keys.
+    pub keys: usize,
+    /// The keys of batches below this offset are gone from memory (so their index entries
+    /// can go too).
+    pub unsealed_below: Option<u64>,
+}
+
+impl DedupIndex {
+    /// Opens the sealed generations in `dir`; `generation_keys` is the size at which the newest
+    /// one is sealed. Damaged files are skipped, their keys forgotten, with an error logged.
+    pub fn open(dir: &Path, topic: &TopicName, generation_keys: usize) -> Result<Self, StoreError> {
+        let mut paths = Vec::new();
+        match std::fs::read_dir(dir) {
+            Ok(entries) => {
+                for entry in entries {
+                    let path = entry
+                        .map_err(io_error(format!("listing {}", dir.display())))?
+                        .path();
+                    match path.extension().and_then(|extension| extension.to_str()) {
+                        Some(FILE_EXTENSION) => paths.push(path),
+                        // A sealing cut short by a crash; its keys are still in the index.
+                        Some("tmp") => std::fs::remove_file(&path)
+                            .map_err(io_error(format!("removing {}", path.display())))?,
+                        _ => {}
+                    }
+                }
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(io_error(format!("listing {}", dir.display()))(error)),
+        }
+        paths.sort();
+        let mut sealed = VecDeque::with_capacity(paths.len());
+        for path in paths {
+            match SealedGeneration::read(path.clone())? {
+                Some(generation) => sealed.push_back(generation),
+                None => tracing::error!(
+                    %topic,
+                    path = %path.display(),
+                    "an idempotency key file is damaged; its keys are forgotten, so retries of \
+                     those events would be appended again"
+                ),
+            }
+        }
+        let next_sequence = sealed
+            .back()
+            .and_then(SealedGeneration::sequence)
+            .map_or(0, |last| last + 1);
+        let mut index = Self {
+            dir: dir.to_path_buf(),
+            generation_keys: generation_keys.max(1),
+            newest: MemGeneration::default(),
+            full: VecDeque::new(),
+            sealed,
+            next_sequence,
+        };
+        index.newest.end = index.sealed_end();
+        Ok(index)
+    }
+
+    /// Just past the newest sealed key: the keys of batches from here on are the index
+    /// entries' to restore.
+    pub fn sealed_end(&self) -> u64 {
+        self.sealed
+            .iter()
+            .map(|generation| generation.end)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Remembers one batch's keyed events.
+    pub fn add(&mut self, entries: &[(KeyHash, DedupEntry)]) {
+        for (hash, entry) in entries {
+            self.newest.entries.insert(*hash, *entry);
+            self.newest.end = self.newest.end.max(entry.offset + 1);
+            self.newest.newest = self.newest.newest.max(entry.time);
+        }
+        if self.newest.entries.len() >= self.generation_keys {
+            let next = MemGeneration::starting_at(self.newest.end);
+            self.full
+                .push_back(Arc::new(std::mem::replace(&mut self.newest, next)));
+        }
+    }
+
+    /// The entry of the key with `hash`, unless it is older than `since` or forgotten.
+    pub fn get(&self, hash: KeyHash, since: Timestamp) -> Result<Option<DedupEntry>, StoreError> {
+        let in_memory = std::iter::once(&self.newest).chain(self.full.iter().rev().map(|g| &**g));
+        for generation in in_memory {
+            if generation.newest < since {
+                continue;
+            }
+            if let Some(entry) = generation.entries.get(&hash) {
+                return Ok(Some(*entry).filter(|entry| entry.time >= since));
+            }
+        }
+        for generation in self.sealed.iter().rev() {
+            if generation.newest < since {
+                continue;
+            }
+            if let Some(entry) = generation.get(hash)? {
+                return Ok(Some(entry).filter(|entry| entry.time >= since));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether enough full generations wait that an append should seal them.
+    pub fn sealing_due(&self) -> bool {
+        self.full.len() >= MAX_UNSEALED
+    }
+
+    /// The oldest full generation, to [`seal`](Self::seal) without holding the index.
+    pub fn oldest_full(&mut self) -> Option<SealingJob> {
+        let generation = Arc::clone(self.full.front()?);
+        self.next_sequence += 1;
+        Some(SealingJob {
+            dir: self.dir.clone(),
+            sequence: self.next_sequence - 1,
+            generation,
+        })
+    }
+
+    /// Replaces the generation a [`SealingJob`] sealed with its file; returns the end of the
+    /// batches whose keys are now in files only.
+    pub fn sealed(&mut self, sealed: SealedFile) -> u64 {
+        if self
+            .full
+            .front()
+            .is_some_and(|generation| Arc::ptr_eq(generation, &sealed.generation))
+        {
+            self.full.pop_front();
+            self.sealed.push_back(sealed.file);
+        }
+        self.sealed_end()
+    }
+
+    /// Forgets the generations whose newest key is older than `cutoff`; returns what went. Their
+    /// files are deleted; a crash may bring one back, which lookups then ignore by its age.
+    pub fn expire(&mut self, cutoff: Timestamp) -> Result<Expired, StoreError> {
+        let mut expired = Expired::default();
+        while let Some(generation) = self.sealed.front().filter(|g| g.newest < cutoff) {
+            let path = generation.path.clone();
+            expired.keys += generation.keys;
+            self.sealed.pop_front();
+            std::fs::remove_file(&path)
+                .map_err(io_error(format!("removing {}", path.display())))?;
+        }
+        while let Some(generation) = self.full.front().filter(|g| g.newest < cutoff) {
+            expired.keys += generation.entries.len();
+            expired.unsealed_below = Some(generation.end);
+            self.full.pop_front();
+        }
+        if !self.newest.entries.is_empty() && self.newest.newest < cutoff {
+            expired.keys += self.newest.entries.len();
+            expired.unsealed_below = Some(self.newest.end);
+            self.newest = MemGeneration::starting_at(self.newest.end);
+        }
+        Ok(expired)
+    }
+}
+
+/// A full generation to write to its file, taken from the index by [`DedupIndex::oldest_full`].
+pub struct SealingJob {
+    dir: PathBuf,
+    sequence: u64,
+    generation: Arc<MemGeneration>,
+}
+
+/// A generation written to its file, for [`DedupIndex::sealed`].
+pub struct SealedFile {
+    generation: Arc<MemGeneration>,
+    file: SealedGeneration,
+}
+
+impl SealingJob {
+    /// Writes the generation's file durably.
+    pub fn run(self) -> Result<SealedFile, StoreError> {
+        let file = SealedGeneration::write(&self.dir, self.sequence, &self.generation)?;
+        Ok(SealedFile {
+            generation: self.generation,
+            file,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(offset: u64, time: u64) -> (KeyHash, DedupEntry) {
+        (
+            key_hash(&format!("key-{offset}")),
+            DedupEntry {
+                offset,
+                time: Timestamp(time),
+                id: Uuid::now_v7(),
+                fingerprint: offset * 7,
+            },
+        )
+    }
+
+    fn seal_all(index: &mut DedupIndex) {
+        while let Some(job) = index.oldest_full() {
+            let file = job.run().expect("seal");
+            index.sealed(file);
+        }
+    }
+
+    #[test]
+    fn entries_encode_and_decode() {
+        let entries = vec![entry(1, 10), entry(2, 10)];
+        assert_eq!(decode_entries(&encode_entries(&entries)), Some(entries));
+        assert_eq!(decode_entries(&[0; 5]), None);
+    }
+
+    #[test]
+    fn sealed_keys_are_found_in_their_files_and_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let topic = TopicName::new("t").unwrap();
+        let mut index = DedupIndex::open(dir.path(), &topic, 100).unwrap();
+        let entries: Vec<_> = (0..450)
+            .map(|offset| entry(offset, 1_000 + offset))
+            .collect();
+        for batch in entries.chunks(10) {
+            index.add(batch);
+        }
+        assert_eq!(index.full.len(), 4);
+        assert!(index.sealing_due());
+        seal_all(&mut index);
+        assert_eq!(index.sealed_end(), 400);
+        for (hash, entry) in &entries {
+            assert_eq!(index.get(*hash, Timestamp(0)).unwrap(), Some(*entry));
+        }
+        assert_eq!(index.get(key_hash("never"), Timestamp(0)).unwrap(), None);
+        let reopened = DedupIndex::open(dir.path(), &topic, 100).unwrap();
+        assert_eq!(reopened.sealed_end(), 400);
+        for (hash, entry) in &entries[..400] {
+            assert_eq!(reopened.get(*hash, Timestamp(0)).unwrap(), Some(*entry));
+        }
+        assert_eq!(reopened.get(entries[420].0, Timestamp(0)).unwrap(), None);
+    }
+
+    #[test]
+    fn lookups_ignore_keys_older_than_the_window_and_expiry_deletes_whole_generations() {
+        let dir = tempfile::tempdir().unwrap();
+        let topic = TopicName::new("t").unwrap();
+        let mut index = DedupIndex::open(dir.path(), &topic, 100).unwrap();
+        let entries: Vec<_> = (0..250).map(|offset| entry(offset, offset)).collect();
+        index.add(&entries[..100]);
+        seal_all(&mut index);
+        index.add(&entries[100..]);
+        assert_eq!(index.get(entries[5].0, Timestamp(6)).unwrap(), None);
+        assert_eq!(
+            index.get(entries[6].0, Timestamp(6)).unwrap(),
+            Some(entries[6].1)
+        );
+        let expired = index.expire(Timestamp(150)).unwrap();
+        assert_eq!(expired.keys, 100);
+        assert_eq!(expired.unsealed_below, None);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        assert_eq!(index.get(entries[6].0, Timestamp(0)).unwrap(), None);
+        let expired = index.expire(Timestamp(1_000)).unwrap();
+        assert_eq!((expired.keys, expired.unsealed_below), (150, Some(250)));
+        assert_eq!(index.get(entries[249].0, Timestamp(0)).unwrap(), None);
+    }
+
+    #[test]
+    fn a_damaged_block_is_refused_and_a_damaged_file_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let topic = TopicName::new("t").unwrap();
+        let mut index = DedupIndex::open(dir.path(), &topic, 100).unwrap();
+        let entries: Vec<_> = (0..100).map(|offset| entry(offset, offset)).collect();
+        index.add(&entries);
+        seal_all(&mut index);
+        let path = dir.path().join(SealedGeneration::file_name(0));
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[HEADER_LEN + 10] ^= 1;
+        std::fs::write(&path, bytes).unwrap();
+        let damaged_block = entries
+            .iter()
+            .map(|(hash, _)| index.get(*hash, Timestamp(0)))
+            .find(Result::is_err);
+        assert!(matches!(
+            damaged_block,
+            Some(Err(StoreError::DamagedKeyFile { .. }))
+        ));
+        let reopened = DedupIndex::open(dir.path(), &topic, 100).unwrap();
+        assert_eq!(reopened.sealed_end(), 0);
+    }
+
+    #[test]
+    fn a_bloom_filter_finds_what_it_holds_and_rarely_more() {
+        let mut bloom = Bloom::with_capacity(10_000);
+        for n in 0..10_000 {
+            bloom.insert(key_hash(&n.to_string()));
+        }
+        assert!((0..10_000).all(|n| bloom.may_contain(key_hash(&n.to_string()))));
+        let false_positives = (10_000..20_000)
+            .filter(|n| bloom.may_contain(key_hash(&n.to_string())))
+            .count();
+        assert!(
+            false_positives < 300,
+            "{false_positives} false positives in 10,000"
+        );
+    }
+}
