@@ -105,7 +105,7 @@ pub struct Config {
     pub segment_bytes: u64,
 
     /// Idempotency keys a topic holds in memory (about 100 bytes each) before it writes them to
-    /// a file of their own, where each costs about 1.5 bytes of memory.
+    /// a file of their own, where each costs about 3 bytes of memory.
     #[arg(long, env = "EVENTSTREAM_DEDUP_GENERATION_KEYS", default_value_t = 65_536,
           value_parser = clap::value_parser!(u64).range(1..=1 << 24))]
     pub dedup_generation_keys: u64,
