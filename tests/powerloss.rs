@@ -245,6 +245,8 @@ async fn fsync_always_loses_nothing_acknowledged_across_power_cuts() {
         // No blob files here: with them this test would fail now and then on the server bug
         // that fsync_always_survives_power_cuts_while_sled_writes_blob_files pins down.
         huge_one_in: 0,
+        // Small generations of idempotency keys: cuts land while key files are written too.
+        server_args: &["--dedup-generation-keys=100"],
     };
     let summary = workload::run(fs, settings, Rng::new(seed(test))).await;
     assert_eq!(summary.lost, 0);
@@ -269,6 +271,8 @@ async fn fsync_never_recovers_a_consistent_prefix() {
         cuts: ALL_CUTS,
         data_subdir: None,
         huge_one_in: 0,
+        // Small generations of idempotency keys: cuts land while key files are written too.
+        server_args: &["--dedup-generation-keys=100"],
     };
     let summary = workload::run(fs, settings, Rng::new(seed(test))).await;
     assert!(
@@ -303,6 +307,7 @@ async fn fsync_always_survives_power_cuts_while_sled_writes_blob_files() {
         cuts: ALL_CUTS,
         data_subdir: None,
         huge_one_in: 2,
+        server_args: &[],
     };
     let summary = workload::run(fs, settings, Rng::new(seed(test))).await;
     assert_eq!(summary.lost, 0);
@@ -323,6 +328,7 @@ async fn fsync_always_keeps_a_data_directory_it_created() {
         cuts: ALL_CUTS,
         data_subdir: Some("data/eventstream"),
         huge_one_in: 0,
+        server_args: &[],
     };
     let summary = workload::run(fs, settings, Rng::new(seed(test))).await;
     assert_eq!(summary.lost, 0);

@@ -618,8 +618,13 @@ impl Writer {
             // publishers are still waiting to see acknowledged.
             let point = log.retention_point(&state, now)?.min(durable_end);
             let state = log.trim(state, point)?;
-            log.expire_dedup(now.saturating_sub(log.meta().config.dedup_window))?;
-            log.seal_dedup()?;
+            // The trim is done whatever happens to the keys: its state must not be lost.
+            let keys = log
+                .expire_dedup(now.saturating_sub(log.meta().config.dedup_window))
+                .and_then(|_| log.seal_dedup());
+            if let Err(error) = keys {
+                tracing::warn!(topic = %log.name(), %error, "expiring or sealing idempotency keys failed");
+            }
             Ok::<_, crate::storage::StoreError>(state)
         })
         .await;

@@ -186,6 +186,13 @@ impl Bloom {
 
 const FILE_MAGIC: &[u8; 8] = b"ESDEDUP1";
 const FILE_EXTENSION: &str = "dedup";
+/// What a key file that failed its checks at start-up is renamed to.
+const DAMAGED_EXTENSION: &str = "damaged";
+
+/// The sequence number in a key file's name.
+fn sequence_of(path: &Path) -> Option<u64> {
+    path.file_stem()?.to_str()?.parse().ok()
+}
 /// Magic, key count, end, newest time, CRC32C of those.
 const HEADER_LEN: usize = 8 + 8 + 8 + 8 + 4;
 /// Entries per checksummed block: one read of about 3.5 KiB per lookup that passes the filter.
@@ -193,9 +200,11 @@ const BLOCK_ENTRIES: usize = 64;
 const BLOCK_LEN: usize = BLOCK_ENTRIES * STORED_ENTRY_LEN + 4;
 
 /// Keys in a sealed, immutable file.
+///
+/// Its file is opened only for a lookup that passes the filter (rare: a retry, or a 1 % false
+/// positive), so a long window's many files hold no descriptors.
 struct SealedGeneration {
     path: PathBuf,
-    file: File,
     keys: usize,
     end: u64,
     newest: Timestamp,
@@ -207,10 +216,6 @@ struct SealedGeneration {
 impl SealedGeneration {
     fn file_name(sequence: u64) -> String {
         format!("{sequence:020}.{FILE_EXTENSION}")
-    }
-
-    fn sequence(&self) -> Option<u64> {
-        self.path.file_stem()?.to_str()?.parse().ok()
     }
 
     /// Writes `generation` durably into a new file in `dir`, the `sequence`-th sealed there.
@@ -259,7 +264,6 @@ impl SealedGeneration {
         sync_dir(dir)?;
         Ok(Self {
             path,
-            file,
             keys: sorted.len(),
             end: generation.end,
             newest: generation.newest,
@@ -301,10 +305,8 @@ impl SealedGeneration {
                 hashes.push(hash);
             }
         }
-        let file = File::open(&path).map_err(io_error(format!("opening {}", path.display())))?;
         let generation = Self {
             path,
-            file,
             keys,
             end,
             newest,
@@ -328,8 +330,8 @@ impl SealedGeneration {
         let in_block = (self.keys - block * BLOCK_ENTRIES).min(BLOCK_ENTRIES);
         let mut bytes = vec![0; in_block * STORED_ENTRY_LEN + 4];
         let position = (HEADER_LEN + block * BLOCK_LEN) as u64;
-        self.file
-            .read_exact_at(&mut bytes, position)
+        File::open(&self.path)
+            .and_then(|file| file.read_exact_at(&mut bytes, position))
             .map_err(io_error(format!("reading {}", self.path.display())))?;
         let entries = checked_block(&bytes).ok_or_else(|| StoreError::DamagedKeyFile {
             path: self.path.clone(),
@@ -392,13 +394,18 @@ impl DedupIndex {
     /// one is sealed. Damaged files are skipped, their keys forgotten, with an error logged.
     pub fn open(dir: &Path, topic: &TopicName, generation_keys: usize) -> Result<Self, StoreError> {
         let mut paths = Vec::new();
+        let mut next_sequence = 0;
         match std::fs::read_dir(dir) {
             Ok(entries) => {
                 for entry in entries {
                     let path = entry
                         .map_err(io_error(format!("listing {}", dir.display())))?
                         .path();
-                    match path.extension().and_then(|extension| extension.to_str()) {
+                    let extension = path.extension().and_then(|extension| extension.to_str());
+                    if matches!(extension, Some(FILE_EXTENSION | DAMAGED_EXTENSION)) {
+                        next_sequence = next_sequence.max(sequence_of(&path).map_or(0, |n| n + 1));
+                    }
+                    match extension {
                         Some(FILE_EXTENSION) => paths.push(path),
                         // A sealing cut short by a crash; its keys are still in the index.
                         Some("tmp") => std::fs::remove_file(&path)
@@ -417,20 +424,23 @@ impl DedupIndex {
             newest: MemGeneration::default(),
             full: VecDeque::new(),
             sealed: VecDeque::new(),
-            next_sequence: 0,
+            next_sequence,
         };
         for path in paths {
             match SealedGeneration::read(path.clone())? {
-                Some((generation, hashes)) => {
-                    index.next_sequence = generation.sequence().map_or(0, |last| last + 1);
-                    index.push_sealed(generation, hashes.into_iter());
+                Some((generation, hashes)) => index.push_sealed(generation, hashes.into_iter()),
+                None => {
+                    // Kept for inspection, under a name no later start-up loads.
+                    let kept = path.with_extension(DAMAGED_EXTENSION);
+                    std::fs::rename(&path, &kept)
+                        .map_err(io_error(format!("renaming {}", path.display())))?;
+                    tracing::error!(
+                        %topic,
+                        path = %kept.display(),
+                        "an idempotency key file is damaged; its keys are forgotten, so retries \
+                         of those events would be appended again"
+                    );
                 }
-                None => tracing::error!(
-                    %topic,
-                    path = %path.display(),
-                    "an idempotency key file is damaged; its keys are forgotten, so retries of \
-                     those events would be appended again"
-                ),
             }
         }
         index.newest.end = index.sealed_end();
@@ -469,8 +479,10 @@ impl DedupIndex {
             .unwrap_or(0)
     }
 
-    /// Remembers one batch's keyed events.
-    pub fn add(&mut self, entries: &[(KeyHash, DedupEntry)]) {
+    /// Remembers one batch's keyed events; returns whether they filled a generation with enough
+    /// others waiting that the caller should seal them now (so a sealing that fails is retried
+    /// once per generation, not per append).
+    pub fn add(&mut self, entries: &[(KeyHash, DedupEntry)]) -> bool {
         for (hash, entry) in entries {
             self.newest.entries.insert(*hash, *entry);
             self.newest.end = self.newest.end.max(entry.offset + 1);
@@ -480,7 +492,9 @@ impl DedupIndex {
             let next = MemGeneration::starting_at(self.newest.end);
             self.full
                 .push_back(Arc::new(std::mem::replace(&mut self.newest, next)));
+            return self.full.len() >= MAX_UNSEALED;
         }
+        false
     }
 
     /// The entry of the key with `hash`, unless it is older than `since` or forgotten.
@@ -510,12 +524,8 @@ impl DedupIndex {
         Ok(None)
     }
 
-    /// Whether enough full generations wait that an append should seal them.
-    pub fn sealing_due(&self) -> bool {
-        self.full.len() >= MAX_UNSEALED
-    }
-
-    /// The oldest full generation, to [`seal`](Self::seal) without holding the index.
+    /// The oldest full generation, to write to its file with [`SealingJob::run`] without
+    /// holding the index.
     pub fn oldest_full(&mut self) -> Option<SealingJob> {
         let generation = Arc::clone(self.full.front()?);
         self.next_sequence += 1;
@@ -536,13 +546,17 @@ impl DedupIndex {
         {
             self.full.pop_front();
             self.push_sealed(sealed.file, sealed.generation.entries.keys().copied());
+        } else if let Err(error) = std::fs::remove_file(&sealed.file.path) {
+            // Expired while it was written; were it left, the next start-up would load it (and
+            // expire it again).
+            tracing::warn!(path = %sealed.file.path.display(), %error, "removing a key file failed");
         }
         self.sealed_end()
     }
 
     /// Forgets the generations whose newest key is older than `cutoff`; returns what went. Their
     /// files are deleted; a crash may bring one back, which lookups then ignore by its age.
-    pub fn expire(&mut self, cutoff: Timestamp) -> Result<Expired, StoreError> {
+    pub fn expire(&mut self, cutoff: Timestamp) -> Expired {
         let mut expired = Expired::default();
         while let Some(group) = self.sealed.front_mut() {
             let Some(generation) = group.generations.front().filter(|g| g.newest < cutoff) else {
@@ -554,8 +568,13 @@ impl DedupIndex {
             if group.generations.is_empty() {
                 self.sealed.pop_front();
             }
-            std::fs::remove_file(&path)
-                .map_err(io_error(format!("removing {}", path.display())))?;
+            match std::fs::remove_file(&path) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                    // Only space is lost: the next start-up loads it and expires it again.
+                    tracing::warn!(path = %path.display(), %error, "removing an expired key file failed");
+                }
+                _ => {}
+            }
         }
         while let Some(generation) = self.full.front().filter(|g| g.newest < cutoff) {
             expired.keys += generation.entries.len();
@@ -567,7 +586,7 @@ impl DedupIndex {
             expired.unsealed_below = Some(self.newest.end);
             self.newest = MemGeneration::starting_at(self.newest.end);
         }
-        Ok(expired)
+        expired
     }
 }
 
@@ -637,7 +656,6 @@ mod tests {
             index.add(batch);
         }
         assert_eq!(index.full.len(), 45, "generations of 10 keys");
-        assert!(index.sealing_due());
         seal_all(&mut index);
         assert_eq!(index.sealed_end(), 450);
         assert_eq!(index.sealed.len(), 6, "groups of 8 generations");
@@ -645,16 +663,30 @@ mod tests {
             assert_eq!(index.get(*hash, Timestamp(0)).unwrap(), Some(*entry));
         }
         assert_eq!(index.get(key_hash("never"), Timestamp(0)).unwrap(), None);
-        let reopened = DedupIndex::open(dir.path(), &topic, 10).unwrap();
+        let mut reopened = DedupIndex::open(dir.path(), &topic, 10).unwrap();
         assert_eq!(reopened.sealed_end(), 450);
-        for (hash, entry) in &entries {
+        // Sealing after a reopen writes new files beside the old ones.
+        let more: Vec<_> = (450..460)
+            .map(|offset| entry(offset, 1_000 + offset))
+            .collect();
+        reopened.add(&more);
+        seal_all(&mut reopened);
+        let files = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(files, 46);
+        let reopened = DedupIndex::open(dir.path(), &topic, 10).unwrap();
+        assert_eq!(reopened.sealed_end(), 460);
+        for (hash, entry) in entries.iter().chain(&more) {
             assert_eq!(reopened.get(*hash, Timestamp(0)).unwrap(), Some(*entry));
         }
         let expired = DedupIndex::open(dir.path(), &topic, 10)
             .unwrap()
-            .expire(Timestamp(1_000 + 225))
-            .unwrap();
-        assert_eq!(expired.keys, 220, "whole generations whose newest key lapsed");
+            .expire(Timestamp(1_000 + 225));
+        assert_eq!(
+            expired.keys, 220,
+            "whole generations whose newest key lapsed"
+        );
+        let files = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(files, 46 - 22);
     }
 
     #[test]
@@ -671,12 +703,12 @@ mod tests {
             index.get(entries[6].0, Timestamp(6)).unwrap(),
             Some(entries[6].1)
         );
-        let expired = index.expire(Timestamp(150)).unwrap();
+        let expired = index.expire(Timestamp(150));
         assert_eq!(expired.keys, 100);
         assert_eq!(expired.unsealed_below, None);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         assert_eq!(index.get(entries[6].0, Timestamp(0)).unwrap(), None);
-        let expired = index.expire(Timestamp(1_000)).unwrap();
+        let expired = index.expire(Timestamp(1_000));
         assert_eq!((expired.keys, expired.unsealed_below), (150, Some(250)));
         assert_eq!(index.get(entries[249].0, Timestamp(0)).unwrap(), None);
     }
@@ -703,6 +735,10 @@ mod tests {
         ));
         let reopened = DedupIndex::open(dir.path(), &topic, 100).unwrap();
         assert_eq!(reopened.sealed_end(), 0);
+        assert!(!path.exists());
+        assert!(path.with_extension(DAMAGED_EXTENSION).exists());
+        // Its number is not given to a new file.
+        assert_eq!(reopened.next_sequence, 1);
     }
 
     #[test]

@@ -373,24 +373,28 @@ impl Segments {
             let dir = std::mem::take(&mut files.unsynced_dir);
             (std::mem::take(&mut files.unsynced), dir)
         };
-        let synced = segments
-            .into_iter()
-            .try_for_each(|segment| {
-                let path = self.dir.join(file_name(segment));
-                let file = match self.file(segment, &path) {
-                    Ok(file) => file,
-                    Err(ReadError::Store(error)) => return Err(error),
-                    // Removed by retention since: nothing left to sync.
-                    Err(_) => return Ok(()),
-                };
-                file.sync_data()
-                    .map_err(io_error(format!("fsync of {}", path.display())))
-            })
+        let synced = self
+            .sync_files(segments)
             .and_then(|()| if dir { sync_dir(&self.dir) } else { Ok(()) });
         if synced.is_err() {
             self.lock().poisoned = true;
         }
         synced
+    }
+
+    /// Fsyncs the files numbered `segments` (those that still exist).
+    pub fn sync_files(&self, segments: impl IntoIterator<Item = u64>) -> Result<(), StoreError> {
+        segments.into_iter().try_for_each(|segment| {
+            let path = self.dir.join(file_name(segment));
+            let file = match self.file(segment, &path) {
+                Ok(file) => file,
+                Err(ReadError::Store(error)) => return Err(error),
+                // Removed by retention since: nothing left to sync.
+                Err(_) => return Ok(()),
+            };
+            file.sync_data()
+                .map_err(io_error(format!("fsync of {}", path.display())))
+        })
     }
 
     /// The file to append `len` bytes to, and whether it was just created.

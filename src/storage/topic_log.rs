@@ -298,16 +298,14 @@ impl InOrder {
             .push((key.as_ref().to_vec(), value.as_ref().to_vec()));
     }
 
-    /// Writes the entries, then `state`, then adds the keys to `log`'s dedup index.
-    fn finish(self, log: &TopicLog, state: LogState) -> Result<(), StoreError> {
+    /// Writes the entries, then `state`, then adds the keys to `log`'s dedup index; returns
+    /// whether full generations of keys should be sealed now.
+    fn finish(self, log: &TopicLog, state: LogState) -> Result<bool, StoreError> {
         for (key, value) in self.entries {
             log.tree.insert(key, value)?;
         }
         log.tree.insert(STATE_KEY, &state.encode()[..])?;
-        if !self.keys.is_empty() {
-            log.lock_dedup().add(&self.keys);
-        }
-        Ok(())
+        Ok(!self.keys.is_empty() && log.lock_dedup().add(&self.keys))
     }
 }
 
@@ -391,12 +389,19 @@ impl TopicLog {
             offset_key(BATCH_KEYS_PREFIX, dedup.sealed_end())
                 ..=offset_key(BATCH_KEYS_PREFIX, u64::MAX),
         ) {
-            let (_, value) = entry?;
-            let keys = decode_entries(&value).ok_or_else(|| StoreError::CorruptMetadata {
-                topic: name.clone(),
-                what: "idempotency keys of a batch",
-            })?;
-            dedup.add(&keys);
+            let (index_key, value) = entry?;
+            match decode_entries(&value) {
+                Some(keys) => {
+                    dedup.add(&keys);
+                }
+                // Like a damaged key file: the topic stays usable, without those keys.
+                None => tracing::error!(
+                    topic = %name,
+                    batch = decode_key_u64(&index_key, 1),
+                    "the stored idempotency keys of a batch are damaged; they are forgotten, so \
+                     retries of its events would be appended again"
+                ),
+            }
         }
         let log = Self {
             name,
@@ -636,8 +641,7 @@ impl TopicLog {
             cursor_value.put_u64_le(append.time.as_nanos());
             writes.insert(cursor_key(name), cursor_value);
         }
-        writes.finish(self, new_state)?;
-        if self.lock_dedup().sealing_due() {
+        if writes.finish(self, new_state)? {
             // The events are appended: a key file that cannot be written now only means their
             // keys stay in memory until a later sealing succeeds.
             if let Err(error) = self.seal_dedup() {
@@ -720,7 +724,7 @@ impl TopicLog {
                 &events,
                 &encoded,
             )?;
-            writes.finish(self, indexed)
+            writes.finish(self, indexed).map(|_| ())
         })?;
         Ok(indexed.bounds.next_offset - state.bounds.next_offset)
     }
@@ -755,7 +759,12 @@ impl TopicLog {
             )
         });
         let mut next_offset = state.bounds.next_offset;
-        for (segment, file_len) in self.segments.files_from(first_segment)? {
+        let files = self.segments.files_from(first_segment)?;
+        // What a crash left unindexed may never have been fsynced (a kill between the write and
+        // the fsync leaves it in the page cache): it is, before anything indexes it.
+        self.segments
+            .sync_files(files.iter().map(|(segment, _)| *segment))?;
+        for (segment, file_len) in files {
             if segment != first_segment {
                 position = 0;
             }
@@ -1218,7 +1227,7 @@ impl TopicLog {
     /// Forgets idempotency keys of batches appended before `cutoff`, a generation at a time;
     /// returns how many.
     pub fn expire_dedup(&self, cutoff: Timestamp) -> Result<usize, StoreError> {
-        let expired = self.lock_dedup().expire(cutoff)?;
+        let expired = self.lock_dedup().expire(cutoff);
         if let Some(end) = expired.unsealed_below {
             self.remove_batch_keys_below(end)?;
         }
@@ -1228,6 +1237,9 @@ impl TopicLog {
     /// Writes the idempotency keys of full in-memory generations to their files, which then
     /// replace those keys' index entries.
     pub fn seal_dedup(&self) -> Result<(), StoreError> {
+        // A key file must not outlive the events it points at: with appends not fsynced one by
+        // one, they are fsynced first.
+        self.segments.sync_appended()?;
         loop {
             // Not held while the file is written: lookups go on meanwhile.
             let job = self.lock_dedup().oldest_full();

@@ -49,6 +49,8 @@ pub struct Settings {
     pub data_subdir: Option<&'static str>,
     /// One event in this many is huge (see [`HUGE`]); 0 for none.
     pub huge_one_in: u64,
+    /// Arguments for the server besides `--fsync`.
+    pub server_args: &'static [&'static str],
 }
 
 /// What a run saw.
@@ -818,10 +820,10 @@ pub async fn run(mut fs: PowerLossFs, settings: Settings, mut rng: Rng) -> Summa
         Some(sub) => fs.path().join(sub),
         None => fs.path().to_path_buf(),
     };
-    let args: &[&str] = match settings.fsync {
-        Fsync::Always => &[],
-        Fsync::Never => &["--fsync=never"],
-    };
+    let mut args: Vec<&str> = settings.server_args.to_vec();
+    if settings.fsync == Fsync::Never {
+        args.push("--fsync=never");
+    }
     let started = Instant::now();
     let mut summary = Summary::default();
     let mut stored: Arc<HashMap<String, Stored>> = Arc::default();
@@ -831,7 +833,7 @@ pub async fn run(mut fs: PowerLossFs, settings: Settings, mut rng: Rng) -> Summa
 
     for cycle in 0..=settings.cycles {
         let start = Instant::now();
-        let server = match Server::start(&data_dir, args).await {
+        let server = match Server::start(&data_dir, &args).await {
             Ok(server) => server,
             Err(why) => panic!(
                 "cycle {cycle}: the server cannot start after the power cut ({last_report}): \
