@@ -382,6 +382,12 @@ impl Segments {
         synced
     }
 
+    /// Whether appends wait for an fsync (appends not fsynced one by one only).
+    #[cfg(test)]
+    pub fn has_unsynced(&self) -> bool {
+        !self.lock().unsynced.is_empty()
+    }
+
     /// Fsyncs the files numbered `segments` (those that still exist).
     pub fn sync_files(&self, segments: impl IntoIterator<Item = u64>) -> Result<(), StoreError> {
         segments.into_iter().try_for_each(|segment| {

@@ -1350,3 +1350,68 @@ impl Iterator for StoredBatches<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Store, StoreOptions};
+    use super::*;
+
+    fn keyed(offset: u64) -> Event {
+        Event {
+            id: Uuid::now_v7().to_string(),
+            topic: "t".into(),
+            offset,
+            event_type: "T".into(),
+            idempotency_key: format!("key-{offset}"),
+            ..Event::default()
+        }
+    }
+
+    /// With appends not fsynced one by one, a key file must not reach the disk before the
+    /// events its keys point at: after a power cut the key would answer for an event that is
+    /// gone, and its offset would be reused.
+    #[test]
+    fn sealing_keys_first_fsyncs_the_events_they_point_at() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = StoreOptions {
+            sync_appends: false,
+            dedup_generation_keys: 2,
+            ..StoreOptions::default()
+        };
+        let store = Store::open(dir.path(), options).unwrap();
+        let meta = TopicMeta {
+            config: TopicConfig {
+                retention_age: None,
+                retention_events: None,
+                retention_bytes: None,
+                dedup_window: std::time::Duration::from_secs(60),
+            },
+            create_time: Timestamp(1),
+        };
+        let log = store
+            .create_topic(TopicName::new("t").unwrap(), meta)
+            .unwrap();
+        let mut state = log.state().unwrap();
+        for offset in 0..4 {
+            let events = [keyed(offset)];
+            let append = Append {
+                events: &events,
+                time: Timestamp(10 + offset),
+                cursors: &[],
+            };
+            state = log.append(state, append).unwrap();
+        }
+        assert!(log.segments().has_unsynced());
+        log.seal_dedup().unwrap();
+        let key_files = std::fs::read_dir(log.segments().dir())
+            .unwrap()
+            .filter(|entry| {
+                let path = entry.as_ref().unwrap().path();
+                path.extension()
+                    .is_some_and(|extension| extension == "dedup")
+            })
+            .count();
+        assert_eq!(key_files, 2);
+        assert!(!log.segments().has_unsynced());
+    }
+}
