@@ -288,7 +288,11 @@ impl SealedGeneration {
         let end = header.get_u64_le();
         let newest = Timestamp(header.get_u64_le());
         let body = &bytes[HEADER_LEN..];
-        if body.len() != keys.div_ceil(BLOCK_ENTRIES) * 4 + keys.saturating_mul(STORED_ENTRY_LEN) {
+        // Checked: a count no file could hold must not overflow into a plausible length.
+        let expected_len = keys
+            .checked_mul(STORED_ENTRY_LEN)
+            .and_then(|entries| entries.checked_add(keys.div_ceil(BLOCK_ENTRIES) * 4));
+        if expected_len != Some(body.len()) {
             return Ok(None);
         }
         let mut bloom = Bloom::with_capacity(keys);
@@ -739,6 +743,16 @@ mod tests {
         assert!(path.with_extension(DAMAGED_EXTENSION).exists());
         // Its number is not given to a new file.
         assert_eq!(reopened.next_sequence, 1);
+        // A header claiming more keys than any file holds (checksum intact) is refused too.
+        let mut header = Vec::new();
+        header.put_slice(FILE_MAGIC);
+        header.put_u64_le(u64::MAX);
+        header.put_u64_le(100);
+        header.put_u64_le(99);
+        header.put_u32_le(crc32c::crc32c(&header));
+        std::fs::write(dir.path().join(SealedGeneration::file_name(1)), header).unwrap();
+        let reopened = DedupIndex::open(dir.path(), &topic, 100).unwrap();
+        assert_eq!(reopened.sealed_end(), 0);
     }
 
     #[test]
