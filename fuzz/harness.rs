@@ -165,9 +165,12 @@ fn check_decoded_batch(data: &[u8], batch: &RecordBatch) {
             for (event, record) in events.iter().zip(&encoded) {
                 assert_eq!(event.offset, record.offset, "offset read without decoding");
             }
-            let reencoded = RecordBatch::encode(base, batch.append_time(), &events);
+            let moves = batch.cursor_moves().unwrap_or_default();
+            let reencoded =
+                RecordBatch::encode_indexed(base, batch.append_time(), &events, &moves).bytes;
             let again = RecordBatch::decode(Bytes::from(reencoded)).expect("re-encoded decodes");
             assert_eq!(again.events_from(0).expect("decodes"), events);
+            assert_eq!(again.cursor_moves().expect("re-encoded moves parse"), moves);
         }
         Err(err) => assert!(
             decoded.iter().any(Result::is_err),
@@ -226,7 +229,7 @@ pub fn record_batch_roundtrip(
     events: &[eventstream::model::Event],
     flip: usize,
 ) {
-    let indexed = RecordBatch::encode_indexed(base_offset, append_time, events);
+    let indexed = RecordBatch::encode_indexed(base_offset, append_time, events, &[]);
     let encodings: Vec<Vec<u8>> = events.iter().map(Message::encode_to_vec).collect();
     check_spans(&indexed, encodings.iter().map(Vec::as_slice));
     let stored = indexed.bytes;

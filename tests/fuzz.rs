@@ -28,7 +28,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use prost::Message;
 
-use eventstream::model::{Event, Timestamp, TopicConfig};
+use eventstream::model::{CursorName, Event, Timestamp, TopicConfig};
 use eventstream::pb;
 use eventstream::pb::subscribe_request::Start;
 use eventstream::storage::record_batch::RecordBatch;
@@ -924,6 +924,20 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
             batch(0, 1, minimal_event),
         ),
         ("record_batch", "valid-three-full", batch(7, 3, full_event)),
+        (
+            "record_batch",
+            "valid-with-cursor-moves",
+            RecordBatch::encode_indexed(
+                7,
+                Timestamp(1_700_000_000_000_000_000),
+                &[minimal_event(7)],
+                &[
+                    (CursorName::new("projector").expect("valid"), 8),
+                    (CursorName::new("c").expect("valid"), u64::MAX),
+                ],
+            )
+            .bytes,
+        ),
         (
             "record_batch",
             "valid-high-offsets",

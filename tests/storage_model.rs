@@ -1,13 +1,13 @@
-//! Model-based property test of the storage layer: random appends, reads, trims, time lookups,
-//! idempotency-key expiry, restarts and crashes that lose the index written since the last sync,
-//! checked against a plain in-memory model.
+//! Model-based property test of the storage layer: random appends (moving cursors with their
+//! events, or alone), reads, trims, time lookups, idempotency-key expiry, restarts and crashes
+//! that lose the index written since the last sync, checked against a plain in-memory model.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
-use eventstream::model::{Event, Timestamp, TopicConfig, TopicName};
+use eventstream::model::{CursorName, Event, Timestamp, TopicConfig, TopicName};
 use eventstream::storage::{
     Append, DedupEntry, LogState, Store, StoreOptions, TopicLog, TopicMeta, fingerprint,
 };
@@ -16,8 +16,9 @@ use uuid::Uuid;
 
 #[derive(Debug, Clone)]
 enum Op {
-    /// Events with these payload sizes and (optional) idempotency keys out of a small set.
-    Append(Vec<(usize, Option<u8>)>),
+    /// Events with these payload sizes and (optional) idempotency keys out of a small set, and
+    /// maybe a cursor (out of a small set) moved to a position in the same append.
+    Append(Vec<(usize, Option<u8>)>, Option<(u8, u64)>),
     /// Read from a point in the retained range (as a fraction) with a byte budget.
     Read { at: f64, max_bytes: usize },
     /// Trim to a point in the retained range.
@@ -37,7 +38,11 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => prop::collection::vec((0usize..3000, prop::option::of(0u8..6)), 1..12).prop_map(Op::Append),
+        4 => (
+            prop::collection::vec((0usize..3000, prop::option::of(0u8..6)), 1..12),
+            prop::option::of((0u8..2, 0u64..1000)),
+        )
+            .prop_map(|(events, cursor)| Op::Append(events, cursor)),
         3 => (0.0..=1.0f64, 1usize..20_000).prop_map(|(at, max_bytes)| Op::Read { at, max_bytes }),
         1 => (0.0..=1.0f64).prop_map(|at| Op::Trim { at }),
         1 => (0usize..20).prop_map(|append| Op::OffsetAtTime { append }),
@@ -62,6 +67,12 @@ struct Model {
     expired_before: Timestamp,
     /// The first offset as of the last sync.
     synced_first: u64,
+    /// Each cursor's position.
+    cursors: BTreeMap<String, u64>,
+    /// The cursors' positions as of the last sync.
+    synced_cursors: BTreeMap<String, u64>,
+    /// The cursor moves since the last sync, in order, each with whether events came with it.
+    unsynced_moves: Vec<(String, u64, bool)>,
 }
 
 impl Model {
@@ -75,12 +86,21 @@ impl Model {
 
     fn synced(&mut self) {
         self.synced_first = self.first;
+        self.synced_cursors = self.cursors.clone();
+        self.unsynced_moves.clear();
     }
 
     /// What survives losing the index written since the last sync: every append (its segment
-    /// file has it), but no trim. Expired keys may come back, but lookups ignore them by age.
+    /// file has it) with the cursors it moved, but no trim and no cursor moved without events.
+    /// Expired keys may come back, but lookups ignore them by age.
     fn crashed(&mut self) {
         self.first = self.synced_first;
+        self.cursors = self.synced_cursors.clone();
+        for (name, position, with_events) in std::mem::take(&mut self.unsynced_moves) {
+            if with_events {
+                self.cursors.insert(name, position);
+            }
+        }
     }
 }
 
@@ -204,7 +224,7 @@ fn run(ops: Vec<Op>) {
     for op in ops {
         let state = check_state(&log, &model);
         match op {
-            Op::Append(specs) => {
+            Op::Append(specs, cursor) => {
                 let time = Timestamp(1_000 + model.append_times.len() as u64 * 10);
                 let mut events = Vec::new();
                 let mut entries = Vec::new();
@@ -235,7 +255,13 @@ fn run(ops: Vec<Op>) {
                         ..Event::default()
                     });
                 }
-                if events.is_empty() {
+                let cursors: Vec<(CursorName, u64)> = cursor
+                    .map(|(name, position)| {
+                        (CursorName::new(format!("cursor-{name}")).unwrap(), position)
+                    })
+                    .into_iter()
+                    .collect();
+                if events.is_empty() && cursors.is_empty() {
                     continue;
                 }
                 log.append(
@@ -243,11 +269,20 @@ fn run(ops: Vec<Op>) {
                     Append {
                         events: &events,
                         time,
-                        cursors: &[],
+                        cursors: &cursors,
                     },
                 )
                 .expect("append");
-                model.append_times.push((time, model.next()));
+                for (name, position) in cursors {
+                    let name = name.as_str().to_string();
+                    model.cursors.insert(name.clone(), position);
+                    model
+                        .unsynced_moves
+                        .push((name, position, !events.is_empty()));
+                }
+                if !events.is_empty() {
+                    model.append_times.push((time, model.next()));
+                }
                 model.events.extend(events);
                 model
                     .keys
@@ -320,6 +355,14 @@ fn run(ops: Vec<Op>) {
                 save_index(&data, &snapshot);
                 model.synced();
             }
+        }
+        for name in 0..2 {
+            let name = format!("cursor-{name}");
+            let stored = log
+                .cursor(&CursorName::new(name.clone()).unwrap())
+                .expect("cursor lookup")
+                .map(|cursor| cursor.position);
+            assert_eq!(stored, model.cursors.get(&name).copied(), "{name}");
         }
         for key in &model.keys {
             assert_eq!(

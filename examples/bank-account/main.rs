@@ -323,6 +323,16 @@ impl Projector {
         let (mut outputs, mut covered) = (0, 0);
         while let Some(event) = output.next().await? {
             let changed: BalanceChanged = serde_json::from_slice(&event.payload)?;
+            if changed.source_offset >= position {
+                // A write the killed instance had in flight landed after GetCursor answered. It
+                // moved the cursor too, so this instance's first publish is fenced off and
+                // reloads; the state loaded here stays the one the cursor it read describes.
+                println!(
+                    "projector: output beyond the cursor: an earlier instance's last write \
+                     landed after GetCursor; the next publish will be fenced off"
+                );
+                break;
+            }
             covered = changed.source_offset + 1;
             balances.insert(changed.account, changed.balance_cents);
             outputs += 1;

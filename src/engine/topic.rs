@@ -349,8 +349,9 @@ impl Writer {
             .iter_mut()
             .filter_map(|p| p.appended.cursor.take())
             .collect();
-        // Events are durable in their segment file once appended; cursors only in the index.
-        let needs_index_sync = barrier || !cursors.is_empty();
+        // Events, and the cursors moved with them, are durable in their segment file once
+        // appended; cursors moved without events only in the index.
+        let needs_index_sync = barrier || (events.is_empty() && !cursors.is_empty());
         if !events.is_empty() || !cursors.is_empty() {
             let log = self.log.clone();
             let state = self.state;

@@ -5,11 +5,15 @@
 //! ```text
 //! version u8 (= 2) | crc32c u32 of everything after it | length u32 (of the whole batch)
 //! | base_offset u64 | count u32 | append_time u64 (ns since epoch, shared by every record)
-//! | records
+//! | count records | cursor moves: (name length u8 | name | position u64) until the end
 //! ```
 //!
 //! The length makes batches self-delimiting, so a segment file can be scanned from any batch's
 //! start (see [`RecordBatch::stored_len`]).
+//!
+//! The cursor moves are the cursors the same publish moved. Stored with the events, they become
+//! durable with them, so start-up indexing a batch that sled lost restores both or neither.
+//! Batches written before cursor moves were stored simply have none.
 //!
 //! Each record is `0x0A, varint length, encoded Event`: exactly how field 1 (`repeated Event
 //! events`) of `SubscribeResponse` is encoded, so a run of stored records can be spliced into a
@@ -18,7 +22,7 @@
 use bytes::{Buf, BufMut, Bytes};
 use prost::Message;
 
-use crate::model::{Event, Timestamp};
+use crate::model::{CursorName, Event, Timestamp};
 
 const VERSION: u8 = 2;
 /// Bytes of the fixed header, which [`RecordBatch::stored_len`] needs to see.
@@ -55,25 +59,35 @@ pub struct RecordBatch {
     count: u32,
     append_time: Timestamp,
     records: Bytes,
+    /// Framing checked by [`RecordBatch::decode`], names by [`RecordBatch::cursor_moves`].
+    cursor_moves: Bytes,
 }
 
 impl RecordBatch {
     /// Encodes `events` (whose offsets must run from `base_offset` up by one) as a batch.
     pub fn encode(base_offset: u64, append_time: Timestamp, events: &[Event]) -> Vec<u8> {
-        Self::encode_indexed(base_offset, append_time, events).bytes
+        Self::encode_indexed(base_offset, append_time, events, &[]).bytes
     }
 
-    /// [`RecordBatch::encode`], also telling where each event's bytes lie.
+    /// [`RecordBatch::encode`] with the cursors the same publish moves, also telling where each
+    /// event's bytes lie.
     pub fn encode_indexed(
         base_offset: u64,
         append_time: Timestamp,
         events: &[Event],
+        cursor_moves: &[(CursorName, u64)],
     ) -> EncodedBatch {
         let lens: Vec<usize> = events.iter().map(Message::encoded_len).collect();
-        encode_records(base_offset, append_time, &lens, |index, out| {
-            debug_assert_eq!(events[index].offset, base_offset + index as u64);
-            events[index].encode_raw(out);
-        })
+        encode_records(
+            base_offset,
+            append_time,
+            &lens,
+            |index, out| {
+                debug_assert_eq!(events[index].offset, base_offset + index as u64);
+                events[index].encode_raw(out);
+            },
+            cursor_moves,
+        )
     }
 
     /// Encodes already encoded events (offsets running from `base_offset` up by one) as a batch.
@@ -83,9 +97,13 @@ impl RecordBatch {
         events: &[EncodedEvent],
     ) -> EncodedBatch {
         let lens: Vec<usize> = events.iter().map(|event| event.bytes.len()).collect();
-        encode_records(base_offset, append_time, &lens, |index, out| {
-            out.put_slice(&events[index].bytes);
-        })
+        encode_records(
+            base_offset,
+            append_time,
+            &lens,
+            |index, out| out.put_slice(&events[index].bytes),
+            &[],
+        )
     }
 
     /// Verifies and parses a stored batch.
@@ -116,29 +134,49 @@ impl RecordBatch {
         let base_offset = header.get_u64_le();
         let count = header.get_u32_le();
         let append_time = Timestamp(header.get_u64_le());
-        let batch = Self {
+        let body = bytes.slice(HEADER_LEN..);
+        let mut records = Records {
+            rest: body.clone(),
+            next_offset: base_offset,
+        };
+        let mut found = 0;
+        while found < count {
+            let Some(record) = records.next() else {
+                break;
+            };
+            record?;
+            found += 1;
+        }
+        if found != count {
+            return Err(BatchError::Malformed(format!(
+                "header says {count} records, found {found}"
+            )));
+        }
+        let cursor_moves = records.rest;
+        check_cursor_moves(&cursor_moves)?;
+        Ok(Self {
             base_offset,
             count,
             append_time,
-            records: bytes.slice(HEADER_LEN..),
-        };
-        let mut expected = base_offset;
-        for record in batch.records() {
-            let offset = record?.offset;
-            if offset != expected {
-                return Err(BatchError::Malformed(format!(
-                    "record at offset {offset} where {expected} was expected"
-                )));
-            }
-            expected += 1;
+            records: body.slice(..body.len() - cursor_moves.len()),
+            cursor_moves,
+        })
+    }
+
+    /// The cursors the publish that wrote this batch moved, and where to.
+    pub fn cursor_moves(&self) -> Result<Vec<(CursorName, u64)>, BatchError> {
+        let mut rest = &self.cursor_moves[..];
+        let mut moves = Vec::new();
+        while let Some((name, position)) = split_cursor_move(&mut rest)? {
+            let name = std::str::from_utf8(name)
+                .ok()
+                .and_then(|name| CursorName::new(name).ok())
+                .ok_or_else(|| {
+                    BatchError::Malformed(format!("cursor move names an invalid cursor {name:?}"))
+                })?;
+            moves.push((name, position));
         }
-        if expected - base_offset != u64::from(count) {
-            return Err(BatchError::Malformed(format!(
-                "header says {count} records, found {}",
-                expected - base_offset
-            )));
-        }
-        Ok(batch)
+        Ok(moves)
     }
 
     /// The length of the batch whose first [`HEADER_LEN`] bytes are `header`, as the header says;
@@ -217,18 +255,23 @@ pub struct EncodedBatch {
 }
 
 /// Writes the header, then each record behind its tag and length (`lens[index]` bytes written
-/// by `write_record(index, out)`), then the checksum.
+/// by `write_record(index, out)`), then the cursor moves, then the checksum.
 fn encode_records(
     base_offset: u64,
     append_time: Timestamp,
     lens: &[usize],
     mut write_record: impl FnMut(usize, &mut Vec<u8>),
+    cursor_moves: &[(CursorName, u64)],
 ) -> EncodedBatch {
     let records_len: usize = lens
         .iter()
         .map(|len| 1 + prost::encoding::encoded_len_varint(*len as u64) + len)
         .sum();
-    let len = HEADER_LEN + records_len;
+    let moves_len: usize = cursor_moves
+        .iter()
+        .map(|(name, _)| 1 + name.as_str().len() + 8)
+        .sum();
+    let len = HEADER_LEN + records_len + moves_len;
     let mut out = Vec::with_capacity(len);
     out.put_u8(VERSION);
     out.put_u32_le(0);
@@ -244,9 +287,39 @@ fn encode_records(
         write_record(index, &mut out);
         spans.push(start..out.len());
     }
+    for (name, position) in cursor_moves {
+        let name = name.as_str().as_bytes();
+        out.put_u8(u8::try_from(name.len()).expect("a cursor name is shorter than 256 bytes"));
+        out.put_slice(name);
+        out.put_u64_le(*position);
+    }
     let crc = crc32c::crc32c(&out[5..]);
     out[1..5].copy_from_slice(&crc.to_le_bytes());
     EncodedBatch { bytes: out, spans }
+}
+
+/// Checks that `moves` splits into whole cursor moves, without reading the names.
+fn check_cursor_moves(mut moves: &[u8]) -> Result<(), BatchError> {
+    while split_cursor_move(&mut moves)?.is_some() {}
+    Ok(())
+}
+
+/// Splits the first cursor move (name, position) off `moves`; `None` once it is empty.
+fn split_cursor_move<'a>(moves: &mut &'a [u8]) -> Result<Option<(&'a [u8], u64)>, BatchError> {
+    let Some((&name_len, rest)) = moves.split_first() else {
+        return Ok(None);
+    };
+    let name_len = usize::from(name_len);
+    if name_len == 0 || rest.len() < name_len + 8 {
+        return Err(BatchError::Malformed(format!(
+            "cursor move of a {name_len}-byte name overruns the batch ({} bytes left)",
+            rest.len()
+        )));
+    }
+    let (name, mut rest) = rest.split_at(name_len);
+    let position = rest.get_u64_le();
+    *moves = rest;
+    Ok(Some((name, position)))
 }
 
 /// One stored event, still in its protobuf encoding (`eventstream.v1.Event`).
@@ -420,7 +493,7 @@ mod tests {
     #[test]
     fn spans_point_at_each_event() {
         let events = events(3, 4);
-        let batch = RecordBatch::encode_indexed(3, Timestamp(1), &events);
+        let batch = RecordBatch::encode_indexed(3, Timestamp(1), &events, &[]);
         assert_eq!(batch.spans.len(), events.len());
         for (span, event) in batch.spans.iter().zip(&events) {
             assert_eq!(Event::decode(&batch.bytes[span.clone()]).unwrap(), *event);
@@ -430,7 +503,7 @@ mod tests {
     #[test]
     fn a_decoded_batch_knows_its_length_and_spans() {
         let events = events(3, 4);
-        let encoded = RecordBatch::encode_indexed(3, Timestamp(1), &events);
+        let encoded = RecordBatch::encode_indexed(3, Timestamp(1), &events, &cursor_moves());
         assert_eq!(
             RecordBatch::stored_len(&encoded.bytes),
             Some(encoded.bytes.len())
@@ -442,6 +515,15 @@ mod tests {
         assert_eq!(RecordBatch::stored_len(&[0; HEADER_LEN]), None);
         let batch = RecordBatch::decode(Bytes::from(encoded.bytes.clone())).unwrap();
         assert_eq!(batch.spans().unwrap(), encoded.spans);
+        assert_eq!(batch.cursor_moves().unwrap(), cursor_moves());
+        assert_eq!(batch.events_from(0).unwrap(), events);
+    }
+
+    fn cursor_moves() -> Vec<(CursorName, u64)> {
+        vec![
+            (CursorName::new("projector").unwrap(), 7),
+            (CursorName::new("x".repeat(249)).unwrap(), u64::MAX),
+        ]
     }
 
     #[test]
@@ -456,7 +538,8 @@ mod tests {
 
     #[test]
     fn every_single_bit_flip_is_detected() {
-        let stored = RecordBatch::encode(0, Timestamp(1), &events(0, 3));
+        let stored =
+            RecordBatch::encode_indexed(0, Timestamp(1), &events(0, 3), &cursor_moves()).bytes;
         for bit in 0..stored.len() * 8 {
             let mut damaged = stored.clone();
             damaged[bit / 8] ^= 1 << (bit % 8);
@@ -469,7 +552,8 @@ mod tests {
 
     #[test]
     fn every_truncation_is_detected() {
-        let stored = RecordBatch::encode(0, Timestamp(1), &events(0, 3));
+        let stored =
+            RecordBatch::encode_indexed(0, Timestamp(1), &events(0, 3), &cursor_moves()).bytes;
         for len in 0..stored.len() {
             assert!(RecordBatch::decode(Bytes::copy_from_slice(&stored[..len])).is_err());
         }
@@ -482,7 +566,8 @@ mod tests {
             #[prost(message, repeated, tag = "1")]
             events: Vec<Event>,
         }
-        let stored = RecordBatch::encode(3, Timestamp(1), &events(3, 4));
+        let stored =
+            RecordBatch::encode_indexed(3, Timestamp(1), &events(3, 4), &cursor_moves()).bytes;
         let batch = RecordBatch::decode(Bytes::from(stored)).unwrap();
         let frame = Frame::decode(batch.records.clone()).unwrap();
         assert_eq!(frame.events, events(3, 4));

@@ -298,6 +298,14 @@ impl InOrder {
             .push((key.as_ref().to_vec(), value.as_ref().to_vec()));
     }
 
+    /// Moves cursor `name` to `position`, at `time`.
+    fn insert_cursor(&mut self, name: &CursorName, position: u64, time: Timestamp) {
+        let mut value = Vec::with_capacity(16);
+        value.put_u64_le(position);
+        value.put_u64_le(time.as_nanos());
+        self.insert(cursor_key(name), value);
+    }
+
     /// Writes the entries, then `state`, then adds the keys to `log`'s dedup index; returns
     /// whether full generations of keys should be sealed now.
     fn finish(self, log: &TopicLog, state: LogState) -> Result<bool, StoreError> {
@@ -615,15 +623,21 @@ impl TopicLog {
     /// Appends one group commit; returns the new state.
     ///
     /// The events are durable when this returns: in their segment file, from which start-up
-    /// indexes them again should sled lose the index entries written here. The cursors become
-    /// durable with the store's next sync.
+    /// indexes them again should sled lose the index entries written here. The cursors moved
+    /// with events are stored in the same record batch, so they are durable and restored with
+    /// them; cursors moved without events become durable with the store's next sync.
     pub fn append(&self, state: LogState, append: Append<'_>) -> Result<LogState, StoreError> {
         let base = state.bounds.next_offset;
         let mut writes = InOrder::default();
         let mut new_state = state;
         new_state.last_time = append.time;
-        if !append.events.is_empty() {
-            let encoded = RecordBatch::encode_indexed(base, append.time, append.events);
+        if append.events.is_empty() {
+            for (name, position) in append.cursors {
+                writes.insert_cursor(name, *position, append.time);
+            }
+        } else {
+            let encoded =
+                RecordBatch::encode_indexed(base, append.time, append.events, append.cursors);
             self.space.check(encoded.bytes.len() as u64)?;
             let location = self.segments.append(&encoded.bytes)?;
             new_state = self.index_batch(
@@ -631,15 +645,9 @@ impl TopicLog {
                 new_state,
                 location,
                 append.time,
-                append.events,
+                (append.events, append.cursors),
                 &encoded,
             )?;
-        }
-        for (name, position) in append.cursors {
-            let mut cursor_value = Vec::with_capacity(16);
-            cursor_value.put_u64_le(*position);
-            cursor_value.put_u64_le(append.time.as_nanos());
-            writes.insert(cursor_key(name), cursor_value);
         }
         if writes.finish(self, new_state)? {
             // The events are appended: a key file that cannot be written now only means their
@@ -652,21 +660,24 @@ impl TopicLog {
     }
 
     /// Adds to `writes` every index entry of the record batch `encoded`, stored at `location`,
-    /// holding `events` (offsets from the state's end on) appended at `time`; returns the state
-    /// after it. Everything here derives from the stored batch, which is what lets start-up
-    /// rebuild it.
+    /// holding `events` (offsets from the state's end on) and `cursor_moves` appended at
+    /// `time`; returns the state after it. Everything here derives from the stored batch, which
+    /// is what lets start-up rebuild it.
     fn index_batch(
         &self,
         writes: &mut InOrder,
         state: LogState,
         location: Location,
         time: Timestamp,
-        events: &[Event],
+        (events, cursor_moves): (&[Event], &[(CursorName, u64)]),
         encoded: &EncodedBatch,
     ) -> Result<LogState, StoreError> {
         let base = state.bounds.next_offset;
         writes.insert(batch_key(base), location.encode());
         writes.insert(timed_key(TIME_PREFIX, time, base), []);
+        for (name, position) in cursor_moves {
+            writes.insert_cursor(name, *position, time);
+        }
         for (index, event) in events.iter().enumerate() {
             if let Some(version) = event.key_version {
                 let entry = KeyIndexEntry::new(version, base, encoded, index);
@@ -711,6 +722,7 @@ impl TopicLog {
         self.for_each_unindexed(&state, |location, bytes, stored| {
             let damaged = |source| self.corrupt(stored.base_offset(), source);
             let events = stored.events_from(0).map_err(damaged)?;
+            let cursor_moves = stored.cursor_moves().map_err(damaged)?;
             let encoded = EncodedBatch {
                 bytes: bytes.to_vec(),
                 spans: stored.spans().map_err(damaged)?,
@@ -721,7 +733,7 @@ impl TopicLog {
                 indexed,
                 location,
                 stored.append_time(),
-                &events,
+                (&events, &cursor_moves),
                 &encoded,
             )?;
             writes.finish(self, indexed).map(|_| ())
