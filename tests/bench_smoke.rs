@@ -9,7 +9,7 @@ async fn benchmark_smoke_run_prints_every_row() {
     assert!(status.success(), "benchmark failed: {stdout}\n{stderr}");
     assert_eq!(
         table_rows(&stdout).len(),
-        11,
+        12,
         "expected one row per workload:\n{stdout}"
     );
 }

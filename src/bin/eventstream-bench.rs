@@ -438,12 +438,51 @@ fn rate(events: u64, elapsed: Duration) -> f64 {
 }
 
 async fn ack_each(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
+    let client = server.client().await?;
+    let mut sequence = 0;
+    awaiting_each(server, sizes.ack_each, || {
+        let mut client = client.clone();
+        sequence += 1;
+        async move { publish(&mut client, "bench", vec![event(sequence, false)]).await }
+    })
+    .await
+}
+
+/// The floor under the ack rows: a unary call that writes nothing, so what it measures is the
+/// gRPC stack, loopback and the threads' wake-ups on both sides.
+async fn round_trip(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
     let mut client = server.client().await?;
+    publish(&mut client, "bench", vec![event(0, false)]).await?;
+    awaiting_each(server, sizes.ack_each, || {
+        let mut client = client.clone();
+        async move {
+            client
+                .get_topic(pb::GetTopicRequest {
+                    name: "bench".into(),
+                })
+                .await?;
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// Makes `calls` calls one after another; the rate, and the calls' p50 and p99 latency.
+async fn awaiting_each<F, Fut>(server: &Server, calls: u64, mut call: F) -> BenchResult<Sample>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = BenchResult<()>>,
+{
+    let mut latencies = Vec::with_capacity(calls as usize);
     let started = Instant::now();
-    for n in 0..sizes.ack_each {
-        publish(&mut client, "bench", vec![event(n, false)]).await?;
+    for _ in 0..calls {
+        let sent = Instant::now();
+        call().await?;
+        latencies.push(sent.elapsed());
     }
-    Ok(sample(server, rate(sizes.ack_each, started.elapsed())))
+    let mut result = sample(server, rate(calls, started.elapsed()));
+    result.latency = Some(p50_p99(latencies));
+    Ok(result)
 }
 
 async fn pipelined(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
@@ -1241,6 +1280,10 @@ async fn main() -> BenchResult<()> {
             }
         }};
     }
+    workload!(
+        "unary call without a write (GetTopic), awaiting each: the floor under the ack rows",
+        round_trip
+    );
     workload!("publish, awaiting each ack", ack_each, jetstream::ack_each);
     workload!(
         "PublishStream, 1 event/request, ≤ 256 outstanding",
