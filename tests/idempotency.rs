@@ -118,6 +118,54 @@ async fn concurrent_publishes_of_one_key_append_it_once() {
     assert_eq!(get_topic(&mut client, "orders").await.next_offset, 1);
 }
 
+/// A duplicate reports its original's key version wherever the original was found: earlier in
+/// the same request, earlier in the same group commit (not stored yet), or stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_report_the_key_version_of_their_original() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let deposit = |transaction: &str| pb::EventData {
+        key: "acc-1".into(),
+        ..keyed_event("Deposited", "10", transaction)
+    };
+    let results = publish(
+        &mut client,
+        "ledger",
+        vec![deposit("tx-1"), deposit("tx-1")],
+    )
+    .await;
+    assert_eq!(results[0].key_version, Some(0));
+    assert_eq!(results[1], as_duplicate(&results[0]));
+
+    for round in 0..5 {
+        let transaction = format!("tx-concurrent-{round}");
+        let mut tasks = Vec::new();
+        for _ in 0..10 {
+            let mut client = server.client().await;
+            let event = deposit(&transaction);
+            tasks.push(tokio::spawn(async move {
+                publish(&mut client, "ledger", vec![event]).await
+            }));
+        }
+        let mut results = Vec::new();
+        for task in tasks {
+            results.extend(within(task).await.expect("publisher task"));
+        }
+        let original = results
+            .iter()
+            .find(|result| !result.duplicate)
+            .expect("one original")
+            .clone();
+        assert_eq!(original.key_version, Some(round + 1));
+        for result in &results {
+            assert!(
+                *result == original || *result == as_duplicate(&original),
+                "{result:?} is not the original {original:?}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn idempotency_keys_are_per_topic() {
     let server = TestServer::start().await;

@@ -262,9 +262,17 @@ struct Appended {
 /// as if it were stored.
 #[derive(Default)]
 struct GroupClaims {
-    dedup: HashMap<String, DedupEntry>,
+    dedup: HashMap<String, ClaimedKey>,
     key_versions: HashMap<String, u64>,
     cursors: HashMap<CursorName, u64>,
+}
+
+/// An idempotency key claimed by an event not yet stored, with the event's key version: the log
+/// cannot tell it before the event is stored.
+#[derive(Clone, Copy)]
+struct ClaimedKey {
+    entry: DedupEntry,
+    key_version: Option<u64>,
 }
 
 impl Writer {
@@ -474,13 +482,29 @@ impl Writer {
         let window_start = now.saturating_sub(self.log.meta().config.dedup_window);
         let mut results = Vec::with_capacity(events.len());
         let mut new_events = Vec::with_capacity(events.len());
-        let mut own_entries: HashMap<String, DedupEntry> = HashMap::new();
+        // This request's own keys, each with the index of its event's result.
+        let mut own_entries: HashMap<String, (DedupEntry, usize)> = HashMap::new();
+        // Duplicates of this request's own events, and the results they take the version of.
+        let mut own_duplicates = Vec::new();
         for event in events {
-            let print = fingerprint(&event.event_type, &event.payload);
-            if let Some(key) = &event.idempotency_key {
-                let earlier = match own_entries.get(key).or_else(|| claims.dedup.get(key)) {
-                    Some(entry) => Some(*entry),
-                    None => self.log.dedup_entry(key, window_start)?,
+            let print = event
+                .idempotency_key
+                .as_ref()
+                .map(|_| fingerprint(&event.event_type, &event.payload));
+            if let (Some(key), Some(print)) = (&event.idempotency_key, print) {
+                let (earlier, key_version) = if let Some((entry, original)) = own_entries.get(key) {
+                    own_duplicates.push((results.len(), *original));
+                    (Some(*entry), None)
+                } else if let Some(claimed) = claims.dedup.get(key) {
+                    (Some(claimed.entry), claimed.key_version)
+                } else {
+                    match self.log.dedup_entry(key, window_start)? {
+                        Some(entry) if !event.key.is_empty() => (
+                            Some(entry),
+                            self.log.key_version_at(&event.key, entry.offset)?,
+                        ),
+                        found => (found, None),
+                    }
                 };
                 if let Some(entry) = earlier {
                     if entry.fingerprint != print {
@@ -490,10 +514,6 @@ impl Writer {
                             offset: entry.offset,
                         });
                     }
-                    let key_version = match &event.key {
-                        key if key.is_empty() => None,
-                        key => self.log.key_version_at(key, entry.offset)?,
-                    };
                     results.push(AppendResult {
                         offset: entry.offset,
                         id: entry.id,
@@ -506,7 +526,7 @@ impl Writer {
             }
             let offset = first_offset + new_events.len() as u64;
             let id = Uuid::now_v7();
-            if let Some(key) = &event.idempotency_key {
+            if let (Some(key), Some(print)) = (&event.idempotency_key, print) {
                 // Claimed now, so a repeat later in the request is its duplicate.
                 let entry = DedupEntry {
                     offset,
@@ -514,7 +534,7 @@ impl Writer {
                     id,
                     fingerprint: print,
                 };
-                own_entries.insert(key.clone(), entry);
+                own_entries.insert(key.clone(), (entry, results.len()));
             }
             results.push(AppendResult {
                 offset,
@@ -594,7 +614,15 @@ impl Writer {
             }
             None => None,
         };
-        claims.dedup.extend(own_entries);
+        for (duplicate, original) in own_duplicates {
+            results[duplicate].key_version = results[original].key_version;
+        }
+        claims
+            .dedup
+            .extend(own_entries.into_iter().map(|(key, (entry, original))| {
+                let key_version = results[original].key_version;
+                (key, ClaimedKey { entry, key_version })
+            }));
         claims.key_versions.extend(own_versions);
         if let Some((name, position)) = &cursor {
             claims.cursors.insert(name.clone(), *position);
