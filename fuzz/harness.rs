@@ -25,8 +25,8 @@ use eventstream::storage::record_batch::{BatchError, EncodedBatch, EncodedEvent,
 
 /// The record batch's fixed header: version, CRC32C, length, base offset, count, append time.
 pub const HEADER_LEN: usize = 1 + 4 + 4 + 8 + 4 + 8;
-/// The record batch format's version.
-const VERSION: u8 = 2;
+/// The record batch format's versions: without cursor moves, and with.
+const VERSIONS: [u8; 2] = [2, 3];
 
 /// The payload limit the byte-level request targets validate against: small, so that inputs
 /// reach both sides of it.
@@ -80,7 +80,7 @@ fn header_error(data: &[u8]) -> Option<BatchError> {
     if data.len() < HEADER_LEN {
         return Some(BatchError::Truncated(data.len()));
     }
-    if data[0] != VERSION {
+    if !VERSIONS.contains(&data[0]) {
         return Some(BatchError::UnknownVersion(data[0]));
     }
     let stored = u32::from_le_bytes(data[1..5].try_into().expect("4 bytes"));
@@ -165,7 +165,9 @@ fn check_decoded_batch(data: &[u8], batch: &RecordBatch) {
             for (event, record) in events.iter().zip(&encoded) {
                 assert_eq!(event.offset, record.offset, "offset read without decoding");
             }
-            let moves = batch.cursor_moves().unwrap_or_default();
+            let moves = batch
+                .cursor_moves()
+                .expect("a decoded batch's cursor moves parse");
             let reencoded =
                 RecordBatch::encode_indexed(base, batch.append_time(), &events, &moves).bytes;
             let again = RecordBatch::decode(Bytes::from(reencoded)).expect("re-encoded decodes");
@@ -259,9 +261,16 @@ pub fn record_batch_roundtrip(
     let bit = flip % (stored.len() * 8);
     let mut damaged = stored;
     damaged[bit / 8] ^= 1 << (bit % 8);
+    let version = damaged[0];
     let result = RecordBatch::decode(Bytes::from(damaged));
-    if bit < 8 {
+    if !VERSIONS.contains(&version) {
         assert!(matches!(result, Err(BatchError::UnknownVersion(_))));
+    } else if bit < 8 {
+        // Flipped to the other version: the cursor moves' presence no longer matches it.
+        assert!(
+            matches!(result, Err(BatchError::Malformed(_))),
+            "flipped bit {bit}: {result:?}"
+        );
     } else {
         assert!(
             matches!(result, Err(BatchError::Checksum { .. })),

@@ -346,7 +346,7 @@ fn length_fields(batch: &[u8]) -> Vec<std::ops::Range<usize>> {
 fn repair_header(rng: &mut Rng, data: &mut [u8]) {
     if data.len() >= harness::HEADER_LEN {
         if rng.u8(0..4) != 0 {
-            data[0] = 2;
+            data[0] = 2 + rng.u8(0..2);
         }
         if rng.u8(0..4) != 0 {
             let len = u32::try_from(data.len()).unwrap_or(u32::MAX);

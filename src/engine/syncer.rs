@@ -1,8 +1,8 @@
 //! The durability step of group commit, shared by all topics.
 //!
-//! Topic writers hand over appended commits. Their events are durable already (in their
-//! segment files, see [`crate::storage`]); what may not be is the index: cursors moved with the
-//! events, and the records consumer groups write before a barrier. The syncer gathers every
+//! Topic writers hand over appended commits. Their events, and cursors moved with them, are
+//! durable already (in their segment files, see [`crate::storage`]); what may not be is the
+//! index: cursors moved without events, and the records consumer groups write before a barrier. The syncer gathers every
 //! commit waiting, makes the index durable with one [`Store::sync`] if any of them needs it,
 //! then publishes the new end offsets to subscribers and answers the publishers. Commits of one
 //! topic arrive in order, so acknowledgements and visibility follow offset order. A commit that

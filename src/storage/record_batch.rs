@@ -3,17 +3,21 @@
 //! Layout (integers little-endian):
 //!
 //! ```text
-//! version u8 (= 2) | crc32c u32 of everything after it | length u32 (of the whole batch)
+//! version u8 | crc32c u32 of everything after it | length u32 (of the whole batch)
 //! | base_offset u64 | count u32 | append_time u64 (ns since epoch, shared by every record)
 //! | count records | cursor moves: (name length u8 | name | position u64) until the end
 //! ```
+//!
+//! Version 2 has no cursor moves, version 3 at least one. The version byte is outside the
+//! checksum, but a flip between the two still fails the check that the moves are absent or
+//! present; and a build that predates cursor moves refuses a batch holding some as of an
+//! unknown version, rather than misreading it.
 //!
 //! The length makes batches self-delimiting, so a segment file can be scanned from any batch's
 //! start (see [`RecordBatch::stored_len`]).
 //!
 //! The cursor moves are the cursors the same publish moved. Stored with the events, they become
 //! durable with them, so start-up indexing a batch that sled lost restores both or neither.
-//! Batches written before cursor moves were stored simply have none.
 //!
 //! Each record is `0x0A, varint length, encoded Event`: exactly how field 1 (`repeated Event
 //! events`) of `SubscribeResponse` is encoded, so a run of stored records can be spliced into a
@@ -24,7 +28,10 @@ use prost::Message;
 
 use crate::model::{CursorName, Event, Timestamp};
 
+/// The format of a batch without cursor moves.
 const VERSION: u8 = 2;
+/// The format of a batch with cursor moves.
+const VERSION_WITH_CURSOR_MOVES: u8 = 3;
 /// Bytes of the fixed header, which [`RecordBatch::stored_len`] needs to see.
 pub const HEADER_LEN: usize = 1 + 4 + 4 + 8 + 4 + 8;
 /// Protobuf key of field 1, length-delimited.
@@ -116,7 +123,7 @@ impl RecordBatch {
         }
         let mut header = &bytes[..HEADER_LEN];
         let version = header.get_u8();
-        if version != VERSION {
+        if version != VERSION && version != VERSION_WITH_CURSOR_MOVES {
             return Err(BatchError::UnknownVersion(version));
         }
         let stored = header.get_u32_le();
@@ -153,6 +160,12 @@ impl RecordBatch {
             )));
         }
         let cursor_moves = records.rest;
+        if cursor_moves.is_empty() != (version == VERSION) {
+            return Err(BatchError::Malformed(format!(
+                "a version {version} batch with {} bytes of cursor moves",
+                cursor_moves.len()
+            )));
+        }
         check_cursor_moves(&cursor_moves)?;
         Ok(Self {
             base_offset,
@@ -168,13 +181,7 @@ impl RecordBatch {
         let mut rest = &self.cursor_moves[..];
         let mut moves = Vec::new();
         while let Some((name, position)) = split_cursor_move(&mut rest)? {
-            let name = std::str::from_utf8(name)
-                .ok()
-                .and_then(|name| CursorName::new(name).ok())
-                .ok_or_else(|| {
-                    BatchError::Malformed(format!("cursor move names an invalid cursor {name:?}"))
-                })?;
-            moves.push((name, position));
+            moves.push((cursor_name(name)?, position));
         }
         Ok(moves)
     }
@@ -183,7 +190,7 @@ impl RecordBatch {
     /// `None` if they cannot start a batch. Unchecked until the batch is decoded.
     pub fn stored_len(header: &[u8]) -> Option<usize> {
         let mut header = header.get(..HEADER_LEN)?;
-        if header.get_u8() != VERSION {
+        if !matches!(header.get_u8(), VERSION | VERSION_WITH_CURSOR_MOVES) {
             return None;
         }
         header.advance(4);
@@ -273,7 +280,11 @@ fn encode_records(
         .sum();
     let len = HEADER_LEN + records_len + moves_len;
     let mut out = Vec::with_capacity(len);
-    out.put_u8(VERSION);
+    out.put_u8(if cursor_moves.is_empty() {
+        VERSION
+    } else {
+        VERSION_WITH_CURSOR_MOVES
+    });
     out.put_u32_le(0);
     out.put_u32_le(u32::try_from(len).expect("a batch is smaller than 4 GiB"));
     out.put_u64_le(base_offset);
@@ -298,10 +309,22 @@ fn encode_records(
     EncodedBatch { bytes: out, spans }
 }
 
-/// Checks that `moves` splits into whole cursor moves, without reading the names.
+/// Checks that `moves` splits into whole cursor moves naming valid cursors.
 fn check_cursor_moves(mut moves: &[u8]) -> Result<(), BatchError> {
-    while split_cursor_move(&mut moves)?.is_some() {}
+    while let Some((name, _)) = split_cursor_move(&mut moves)? {
+        cursor_name(name)?;
+    }
     Ok(())
+}
+
+/// The cursor a stored move names.
+fn cursor_name(name: &[u8]) -> Result<CursorName, BatchError> {
+    std::str::from_utf8(name)
+        .ok()
+        .and_then(|name| CursorName::new(name).ok())
+        .ok_or_else(|| {
+            BatchError::Malformed(format!("cursor move names an invalid cursor {name:?}"))
+        })
 }
 
 /// Splits the first cursor move (name, position) off `moves`; `None` once it is empty.
@@ -534,6 +557,30 @@ mod tests {
         assert_eq!(batch.append_time(), Timestamp(42));
         assert_eq!(batch.events_from(0).unwrap(), events(7, 5));
         assert_eq!(batch.events_from(10).unwrap(), events(10, 2));
+    }
+
+    #[test]
+    fn a_batch_without_cursor_moves_keeps_the_version_older_builds_read() {
+        let stored = RecordBatch::encode(0, Timestamp(1), &events(0, 3));
+        assert_eq!(stored[0], VERSION);
+        let with_moves =
+            RecordBatch::encode_indexed(0, Timestamp(1), &events(0, 3), &cursor_moves()).bytes;
+        assert_eq!(with_moves[0], VERSION_WITH_CURSOR_MOVES);
+    }
+
+    #[test]
+    fn a_move_naming_an_invalid_cursor_is_refused() {
+        let mut stored =
+            RecordBatch::encode_indexed(0, Timestamp(1), &events(0, 1), &cursor_moves()).bytes;
+        // The first move's name, before its position and the whole second move.
+        let at = stored.len() - (1 + 249 + 8) - 8 - "projector".len();
+        stored[at] = b'/';
+        let crc = crc32c::crc32c(&stored[5..]);
+        stored[1..5].copy_from_slice(&crc.to_le_bytes());
+        assert!(matches!(
+            RecordBatch::decode(Bytes::from(stored)),
+            Err(BatchError::Malformed(_))
+        ));
     }
 
     #[test]

@@ -382,6 +382,12 @@ impl Segments {
         synced
     }
 
+    /// Refuses every further append: one was written but could not be indexed, and the next
+    /// would reuse its offsets. A restart indexes it from the file.
+    pub fn poison(&self) {
+        self.lock().poisoned = true;
+    }
+
     /// Whether appends wait for an fsync (appends not fsynced one by one only).
     #[cfg(test)]
     pub fn has_unsynced(&self) -> bool {

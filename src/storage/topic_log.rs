@@ -635,28 +635,39 @@ impl TopicLog {
             for (name, position) in append.cursors {
                 writes.insert_cursor(name, *position, append.time);
             }
-        } else {
-            let encoded =
-                RecordBatch::encode_indexed(base, append.time, append.events, append.cursors);
-            self.space.check(encoded.bytes.len() as u64)?;
-            let location = self.segments.append(&encoded.bytes)?;
-            new_state = self.index_batch(
+            writes.finish(self, new_state)?;
+            return Ok(new_state);
+        }
+        let encoded = RecordBatch::encode_indexed(base, append.time, append.events, append.cursors);
+        self.space.check(encoded.bytes.len() as u64)?;
+        let location = self.segments.append(&encoded.bytes)?;
+        let indexed = self
+            .index_batch(
                 &mut writes,
                 new_state,
                 location,
                 append.time,
                 (append.events, append.cursors),
                 &encoded,
-            )?;
-        }
-        if writes.finish(self, new_state)? {
-            // The events are appended: a key file that cannot be written now only means their
-            // keys stay in memory until a later sealing succeeds.
-            if let Err(error) = self.seal_dedup() {
-                tracing::warn!(topic = %self.name, %error, "writing an idempotency key file failed");
+            )
+            .and_then(|state| Ok((state, writes.finish(self, state)?)));
+        match indexed {
+            Ok((state, seal_now)) => {
+                if seal_now {
+                    // The events are appended: a key file that cannot be written now only means
+                    // their keys stay in memory until a later sealing succeeds.
+                    if let Err(error) = self.seal_dedup() {
+                        tracing::warn!(topic = %self.name, %error, "writing an idempotency key file failed");
+                    }
+                }
+                Ok(state)
+            }
+            Err(error) => {
+                // The batch is in its file: an append after it would take its offsets.
+                self.segments.poison();
+                Err(error)
             }
         }
-        Ok(new_state)
     }
 
     /// Adds to `writes` every index entry of the record batch `encoded`, stored at `location`,
@@ -1379,6 +1390,46 @@ mod tests {
         }
     }
 
+    /// An append that reached its segment file but could not be indexed stops the log: the
+    /// next append would be given the same offsets, and after a crash start-up would index the
+    /// failed batch in place of the acknowledged one.
+    #[test]
+    fn an_append_that_cannot_be_indexed_refuses_every_later_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        let log = store
+            .create_topic(TopicName::new("t").unwrap(), test_meta())
+            .unwrap();
+        let state = log.state().unwrap();
+        // Indexing derives the key's entry from the event's id, which must be a UUID.
+        let unindexable = [Event {
+            id: "not-a-uuid".into(),
+            ..keyed(0)
+        }];
+        let append = |events| Append {
+            events,
+            time: Timestamp(10),
+            cursors: &[],
+        };
+        assert!(log.append(state, append(&unindexable)).is_err());
+        assert!(matches!(
+            log.append(state, append(&[keyed(0)])),
+            Err(StoreError::Poisoned)
+        ));
+    }
+
+    fn test_meta() -> TopicMeta {
+        TopicMeta {
+            config: TopicConfig {
+                retention_age: None,
+                retention_events: None,
+                retention_bytes: None,
+                dedup_window: std::time::Duration::from_secs(60),
+            },
+            create_time: Timestamp(1),
+        }
+    }
+
     /// With appends not fsynced one by one, a key file must not reach the disk before the
     /// events its keys point at: after a power cut the key would answer for an event that is
     /// gone, and its offset would be reused.
@@ -1391,17 +1442,8 @@ mod tests {
             ..StoreOptions::default()
         };
         let store = Store::open(dir.path(), options).unwrap();
-        let meta = TopicMeta {
-            config: TopicConfig {
-                retention_age: None,
-                retention_events: None,
-                retention_bytes: None,
-                dedup_window: std::time::Duration::from_secs(60),
-            },
-            create_time: Timestamp(1),
-        };
         let log = store
-            .create_topic(TopicName::new("t").unwrap(), meta)
+            .create_topic(TopicName::new("t").unwrap(), test_meta())
             .unwrap();
         let mut state = log.state().unwrap();
         for offset in 0..4 {
