@@ -2,11 +2,12 @@
 //!
 //! Topic writers hand over appended commits. Their events, and cursors moved with them, are
 //! durable already (in their segment files, see [`crate::storage`]); what may not be is the
-//! index: cursors moved without events, and the records consumer groups write before a barrier. The syncer gathers every
-//! commit waiting, makes the index durable with one [`Store::sync`] if any of them needs it,
-//! then publishes the new end offsets to subscribers and answers the publishers. Commits of one
-//! topic arrive in order, so acknowledgements and visibility follow offset order. A commit that
-//! needs no sync, with none of its topic's ahead of it here, is completed by its writer.
+//! index: cursors moved without events, and the records consumer groups write before a barrier.
+//! The syncer gathers every commit waiting, makes the index durable with one [`Store::sync`] if
+//! any of them needs it, then publishes the new end offsets to subscribers and answers the
+//! publishers. Commits of one topic arrive in order, so acknowledgements and visibility follow
+//! offset order. A commit that needs no sync, with none of its topic's ahead of it here, is
+//! completed by its writer.
 //!
 //! Besides, it syncs the index in the background every [`INDEX_SYNC_INTERVAL`], which bounds
 //! what start-up has to index again from the segment files, and lets retention remove files.

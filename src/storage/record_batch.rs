@@ -66,7 +66,7 @@ pub struct RecordBatch {
     count: u32,
     append_time: Timestamp,
     records: Bytes,
-    /// Framing checked by [`RecordBatch::decode`], names by [`RecordBatch::cursor_moves`].
+    /// Checked by [`RecordBatch::decode`], parsed by [`RecordBatch::cursor_moves`].
     cursor_moves: Bytes,
 }
 
@@ -146,14 +146,10 @@ impl RecordBatch {
             rest: body.clone(),
             next_offset: base_offset,
         };
-        let mut found = 0;
-        while found < count {
-            let Some(record) = records.next() else {
-                break;
-            };
-            record?;
-            found += 1;
-        }
+        let found = records
+            .by_ref()
+            .take(count as usize)
+            .try_fold(0u32, |found, record| record.map(|_| found + 1))?;
         if found != count {
             return Err(BatchError::Malformed(format!(
                 "header says {count} records, found {found}"

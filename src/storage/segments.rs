@@ -377,13 +377,14 @@ impl Segments {
             .sync_files(segments)
             .and_then(|()| if dir { sync_dir(&self.dir) } else { Ok(()) });
         if synced.is_err() {
-            self.lock().poisoned = true;
+            self.poison();
         }
         synced
     }
 
-    /// Refuses every further append: one was written but could not be indexed, and the next
-    /// would reuse its offsets. A restart indexes it from the file.
+    /// Refuses every further append until a restart, which indexes what reached the disk: what
+    /// the files hold is unknown (a failed fsync), or an append after the last would reuse its
+    /// offsets (it could not be indexed).
     pub fn poison(&self) {
         self.lock().poisoned = true;
     }
