@@ -166,8 +166,6 @@ struct Files {
     poisoned: bool,
     /// Files appended to since they were last fsynced (appends not fsynced one by one only).
     unsynced: BTreeSet<u64>,
-    /// Whether the directory gained a file since it was last fsynced (likewise).
-    unsynced_dir: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -293,7 +291,6 @@ impl Segments {
         }
         if !self.sync_appends {
             files.unsynced.insert(active.segment);
-            files.unsynced_dir |= created;
         }
         Ok(Location {
             segment: active.segment,
@@ -303,8 +300,12 @@ impl Segments {
     }
 
     /// Writes `bytes` at the end of `active`'s appends in `file`, extends it with zeros ahead of
-    /// them if they reach its size, and makes them durable (unless appends are synced later), with the file's
-    /// name if it was just `created`. Returns the file's size.
+    /// them if they reach its size, and makes them durable (unless appends are synced later).
+    /// Returns the file's size.
+    ///
+    /// The name of a file just `created` is made durable in either case, before the index can
+    /// point into the file: sled may write the index out (unsynced) at any time, and an index
+    /// entry in a file whose name a power cut dropped would be a hole in the log.
     fn write_durably(
         &self,
         file: &File,
@@ -334,12 +335,11 @@ impl Segments {
                 }
             }
         }
-        if !self.sync_appends {
-            return Ok(allocated);
+        if self.sync_appends {
+            file.sync_data()
+                .map_err(io_error(format!("fsync of {}", path.display())))
+                .map_err(Unwritten::Sync)?;
         }
-        file.sync_data()
-            .map_err(io_error(format!("fsync of {}", path.display())))
-            .map_err(Unwritten::Sync)?;
         if created {
             sync_dir(&self.dir).map_err(Unwritten::Sync)?;
         }
@@ -368,14 +368,8 @@ impl Segments {
     /// Fsyncs what was appended since the last call, when appends are not fsynced one by one.
     /// The caller holds the store's [`SyncGate`] closed.
     pub fn sync_appended(&self) -> Result<(), StoreError> {
-        let (segments, dir) = {
-            let mut files = self.lock();
-            let dir = std::mem::take(&mut files.unsynced_dir);
-            (std::mem::take(&mut files.unsynced), dir)
-        };
-        let synced = self
-            .sync_files(segments)
-            .and_then(|()| if dir { sync_dir(&self.dir) } else { Ok(()) });
+        let segments = std::mem::take(&mut self.lock().unsynced);
+        let synced = self.sync_files(segments);
         if synced.is_err() {
             self.poison();
         }
@@ -627,7 +621,6 @@ mod tests {
             segments.sync_appended().unwrap();
         }
         assert!(segments.lock().unsynced.is_empty());
-        assert!(!segments.lock().unsynced_dir);
         assert_eq!(&segments.read(first, 0, 8).unwrap()[..], b"unsynced");
     }
 }
