@@ -25,6 +25,10 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tonic::transport::Channel;
 
 type Client = EventStreamServiceClient<Channel>;
+
+/// The server's allocator, so that both systems' clients in this process allocate as fast as it.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 const PAYLOAD_BYTES: usize = 256;
@@ -242,7 +246,8 @@ async fn publish(client: &mut Client, topic: &str, events: Vec<pb::EventData>) -
     Ok(())
 }
 
-/// `tasks` publishers share `total` events in requests of `per_request`.
+/// `tasks` publishers, each on its own connection (as JetStream's), share `total` events in
+/// requests of `per_request`.
 async fn publish_concurrently(
     server: &Server,
     topic: &str,
@@ -251,12 +256,14 @@ async fn publish_concurrently(
     per_request: u64,
     keyed: bool,
 ) -> BenchResult<Duration> {
-    let client = server.client().await?;
+    let mut clients = Vec::new();
+    for _ in 0..tasks {
+        clients.push(server.client().await?);
+    }
     let counter = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut handles = Vec::new();
-    for _ in 0..tasks {
-        let mut client = client.clone();
+    for mut client in clients {
         let counter = Arc::clone(&counter);
         let topic = topic.to_string();
         handles.push(tokio::spawn(async move {
