@@ -9,11 +9,6 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use eventstream::config::file::{ConfigFile, ConfigFileError};
 use eventstream::config::{Config, LogFormat, ServeArgs};
 
-/// The publish path allocates a few small values per event; jemalloc serves them in less of the
-/// server's time than glibc's malloc, and hands freed memory back (see the README's benchmark).
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
 #[derive(Parser)]
 #[command(
     name = "eventstream",

@@ -25,10 +25,6 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tonic::transport::Channel;
 
 type Client = EventStreamServiceClient<Channel>;
-
-/// The server's allocator, so that both systems' clients in this process allocate as fast as it.
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 const PAYLOAD_BYTES: usize = 256;
