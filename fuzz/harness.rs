@@ -16,8 +16,8 @@ use tonic::{Code, Status};
 use eventstream::api::convert::{self, InvalidRequest};
 use eventstream::engine::StartAt;
 use eventstream::model::{
-    Expectation, MAX_IDEMPOTENCY_KEY_BYTES, MAX_KEY_BYTES, MAX_TOPIC_NAME_LEN, Timestamp,
-    TopicConfig, TopicName,
+    CursorName, Expectation, MAX_IDEMPOTENCY_KEY_BYTES, MAX_KEY_BYTES, MAX_TOPIC_NAME_LEN,
+    Timestamp, TopicConfig, TopicName,
 };
 use eventstream::pb;
 use eventstream::pb::subscribe_request::Start;
@@ -229,9 +229,10 @@ pub fn record_batch_roundtrip(
     base_offset: u64,
     append_time: Timestamp,
     events: &[eventstream::model::Event],
+    cursor_moves: &[(CursorName, u64)],
     flip: usize,
 ) {
-    let indexed = RecordBatch::encode_indexed(base_offset, append_time, events, &[]);
+    let indexed = RecordBatch::encode_indexed(base_offset, append_time, events, cursor_moves);
     let encodings: Vec<Vec<u8>> = events.iter().map(Message::encode_to_vec).collect();
     check_spans(&indexed, encodings.iter().map(Vec::as_slice));
     let stored = indexed.bytes;
@@ -245,10 +246,13 @@ pub fn record_batch_roundtrip(
             );
             assert_eq!(batch.append_time(), append_time);
             assert_eq!(batch.events_from(0).expect("decodes"), events);
+            assert_eq!(batch.cursor_moves().expect("moves parse"), cursor_moves);
+            // Splicing the encoded events copies them exactly; a copy carries no cursor moves.
             let encoded = batch.encoded_from(0).expect("records parse");
             let copied = RecordBatch::encode_encoded(base_offset, append_time, &encoded);
+            let unmoved = RecordBatch::encode_indexed(base_offset, append_time, events, &[]);
             assert_eq!(
-                copied.bytes, stored,
+                copied.bytes, unmoved.bytes,
                 "splicing encoded events changes nothing"
             );
         }

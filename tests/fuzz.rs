@@ -486,6 +486,14 @@ fn edge_i32() -> impl Strategy<Value = i32> {
     ]
 }
 
+/// A cursor moved with a batch's events: a valid name (the shortest, the longest, in between)
+/// and any position.
+fn cursor_move() -> impl Strategy<Value = (CursorName, u64)> {
+    let name = prop_oneof!["[A-Za-z0-9._-]{1,12}", "[a-z]{249}"]
+        .prop_filter_map("a valid cursor name", |name| CursorName::new(name).ok());
+    (name, edge_u64())
+}
+
 /// Topic names around each rule: length limit, allowed characters, dots.
 fn topic_name() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -804,21 +812,27 @@ fn record_batch_roundtrip() {
         edge_u64(),
         edge_u64(),
         vec(stored_event(), 0..6),
+        vec(cursor_move(), 0..3),
         any::<usize>(),
     );
     let mut chunk = 0;
     while run.time_left() {
         chunk += 1;
-        run.proptest(chunk, 64, &strategy, |(base, time, mut events, flip)| {
-            // Offsets past u64::MAX do not exist, so the batch stops at the top of the range.
-            events.truncate(
-                usize::try_from(u64::MAX - base).map_or(usize::MAX, |n| n.saturating_add(1)),
-            );
-            for (index, event) in events.iter_mut().enumerate() {
-                event.offset = base + index as u64;
-            }
-            harness::record_batch_roundtrip(base, Timestamp(time), &events, flip);
-        });
+        run.proptest(
+            chunk,
+            64,
+            &strategy,
+            |(base, time, mut events, moves, flip)| {
+                // Offsets past u64::MAX do not exist, so the batch stops at the top of the range.
+                events.truncate(
+                    usize::try_from(u64::MAX - base).map_or(usize::MAX, |n| n.saturating_add(1)),
+                );
+                for (index, event) in events.iter_mut().enumerate() {
+                    event.offset = base + index as u64;
+                }
+                harness::record_batch_roundtrip(base, Timestamp(time), &events, &moves, flip);
+            },
+        );
     }
     run.finish();
 }
