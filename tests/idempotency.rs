@@ -166,6 +166,43 @@ async fn duplicates_report_the_key_version_of_their_original() {
     }
 }
 
+/// A retry found in the stored log reports its original's key version even when it carries
+/// another entity key, or none: the version is the original's, like its offset and id.
+#[tokio::test]
+async fn a_stored_duplicate_reports_its_originals_key_version_whatever_key_the_retry_has() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let deposit = |key: &str, transaction: &str| pb::EventData {
+        key: key.into(),
+        ..keyed_event("Deposited", "10", transaction)
+    };
+    publish(&mut client, "ledger", vec![deposit("acc-1", "tx-1")]).await;
+    let original = publish(&mut client, "ledger", vec![deposit("acc-1", "tx-2")]).await;
+    assert_eq!(original[0].key_version, Some(1));
+    for retry_key in ["acc-1", "acc-2", ""] {
+        let retried = publish(&mut client, "ledger", vec![deposit(retry_key, "tx-2")]).await;
+        assert_eq!(
+            retried[0],
+            as_duplicate(&original[0]),
+            "retry with key {retry_key:?}"
+        );
+    }
+    let unkeyed = publish(
+        &mut client,
+        "ledger",
+        vec![keyed_event("Noted", "n", "tx-3")],
+    )
+    .await;
+    let retried = publish(
+        &mut client,
+        "ledger",
+        vec![keyed_event("Noted", "n", "tx-3")],
+    )
+    .await;
+    assert_eq!(retried[0], as_duplicate(&unkeyed[0]));
+    assert_eq!(retried[0].key_version, None);
+}
+
 #[tokio::test]
 async fn idempotency_keys_are_per_topic() {
     let server = TestServer::start().await;

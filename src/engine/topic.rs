@@ -499,11 +499,8 @@ impl Writer {
                     (Some(claimed.entry), claimed.key_version)
                 } else {
                     match self.log.dedup_entry(key, window_start)? {
-                        Some(entry) if !event.key.is_empty() => (
-                            Some(entry),
-                            self.log.key_version_at(&event.key, entry.offset)?,
-                        ),
-                        found => (found, None),
+                        Some(entry) => (Some(entry), self.log.stored_key_version(entry.offset)?),
+                        None => (None, None),
                     }
                 };
                 if let Some(entry) = earlier {

@@ -491,6 +491,26 @@ impl TopicLog {
         Ok(Some(entry.version))
     }
 
+    /// The key version of the event stored at `offset`: none if it has no key or is no longer
+    /// retained. Read from the event itself, so a retry carrying another key (or none) gets its
+    /// original's version.
+    pub fn stored_key_version(&self, offset: u64) -> Result<Option<u64>, StoreError> {
+        let Some(stored) = self
+            .read(offset, offset.saturating_add(1), 1)?
+            .into_iter()
+            .find(|event| event.offset == offset)
+        else {
+            return Ok(None);
+        };
+        let event = stored.decode().map_err(|source| StoreError::Corrupt {
+            topic: self.name.clone(),
+            offset,
+            end: offset + 1,
+            source,
+        })?;
+        Ok(event.key_version)
+    }
+
     /// The cursor `name`, if it was ever set.
     pub fn cursor(&self, name: &CursorName) -> Result<Option<Cursor>, StoreError> {
         let Some(bytes) = self.tree.get(cursor_key(name))? else {
