@@ -441,12 +441,42 @@ fn rate(events: u64, elapsed: Duration) -> f64 {
 }
 
 async fn ack_each(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
-    let client = server.client().await?;
+    let mut client = server.client().await?;
     let mut sequence = 0;
-    awaiting_each(server, sizes.ack_each, || {
-        let mut client = client.clone();
+    awaiting_each(server, sizes.ack_each, async || {
         sequence += 1;
-        async move { publish(&mut client, "bench", vec![event(sequence, false)]).await }
+        publish(&mut client, "bench", vec![event(sequence, false)]).await
+    })
+    .await
+}
+
+/// The same publishes on one PublishStream, each sent once the previous one's response came:
+/// no HTTP/2 stream, headers and trailers per publish.
+async fn ack_each_on_stream(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
+    let mut client = server.client().await?;
+    let (requests, outgoing) = tokio::sync::mpsc::channel(1);
+    let mut responses = client
+        .publish_stream(tokio_stream::wrappers::ReceiverStream::new(outgoing))
+        .await?
+        .into_inner();
+    let mut sequence = 0;
+    awaiting_each(server, sizes.ack_each, async || {
+        sequence += 1;
+        let request = pb::PublishRequest {
+            topic: "bench".into(),
+            events: vec![event(sequence, false)],
+            ..Default::default()
+        };
+        requests
+            .send(pb::PublishStreamRequest {
+                request: Some(request),
+            })
+            .await?;
+        let response = responses.message().await?.ok_or("stream ended early")?;
+        match response.outcome {
+            Some(pb::publish_stream_response::Outcome::Response(_)) => Ok(()),
+            other => Err(format!("publish failed: {other:?}").into()),
+        }
     })
     .await
 }
@@ -456,26 +486,23 @@ async fn ack_each(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
 async fn round_trip(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
     let mut client = server.client().await?;
     publish(&mut client, "bench", vec![event(0, false)]).await?;
-    awaiting_each(server, sizes.ack_each, || {
-        let mut client = client.clone();
-        async move {
-            client
-                .get_topic(pb::GetTopicRequest {
-                    name: "bench".into(),
-                })
-                .await?;
-            Ok(())
-        }
+    awaiting_each(server, sizes.ack_each, async || {
+        client
+            .get_topic(pb::GetTopicRequest {
+                name: "bench".into(),
+            })
+            .await?;
+        Ok(())
     })
     .await
 }
 
 /// Makes `calls` calls one after another; the rate, and the calls' p50 and p99 latency.
-async fn awaiting_each<F, Fut>(server: &Server, calls: u64, mut call: F) -> BenchResult<Sample>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = BenchResult<()>>,
-{
+async fn awaiting_each(
+    server: &Server,
+    calls: u64,
+    mut call: impl AsyncFnMut() -> BenchResult<()>,
+) -> BenchResult<Sample> {
     let mut latencies = Vec::with_capacity(calls as usize);
     let started = Instant::now();
     for _ in 0..calls {
@@ -1288,6 +1315,11 @@ async fn main() -> BenchResult<()> {
         round_trip
     );
     workload!("publish, awaiting each ack", ack_each, jetstream::ack_each);
+    workload!(
+        "same on one PublishStream (JetStream: the same publishes)",
+        ack_each_on_stream,
+        jetstream::ack_each
+    );
     workload!(
         "PublishStream, 1 event/request, ≤ 256 outstanding",
         pipelined,
