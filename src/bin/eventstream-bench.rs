@@ -450,6 +450,17 @@ async fn ack_each(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
     .await
 }
 
+/// A PublishStream request publishing event `sequence` to the benchmark's topic.
+fn stream_request(sequence: u64) -> pb::PublishStreamRequest {
+    pb::PublishStreamRequest {
+        request: Some(pb::PublishRequest {
+            topic: "bench".into(),
+            events: vec![event(sequence, false)],
+            ..Default::default()
+        }),
+    }
+}
+
 /// The same publishes on one PublishStream, each sent once the previous one's response came:
 /// no HTTP/2 stream, headers and trailers per publish.
 async fn ack_each_on_stream(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
@@ -462,16 +473,7 @@ async fn ack_each_on_stream(server: &Server, sizes: &Sizes) -> BenchResult<Sampl
     let mut sequence = 0;
     awaiting_each(server, sizes.ack_each, async || {
         sequence += 1;
-        let request = pb::PublishRequest {
-            topic: "bench".into(),
-            events: vec![event(sequence, false)],
-            ..Default::default()
-        };
-        requests
-            .send(pb::PublishStreamRequest {
-                request: Some(request),
-            })
-            .await?;
+        requests.send(stream_request(sequence)).await?;
         let response = responses.message().await?.ok_or("stream ended early")?;
         match response.outcome {
             Some(pb::publish_stream_response::Outcome::Response(_)) => Ok(()),
@@ -531,16 +533,7 @@ async fn pipelined(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
         tokio::spawn(async move {
             for n in 0..total {
                 window.acquire().await?.forget();
-                let request = pb::PublishRequest {
-                    topic: "bench".into(),
-                    events: vec![event(n, false)],
-                    ..Default::default()
-                };
-                requests
-                    .send(pb::PublishStreamRequest {
-                        request: Some(request),
-                    })
-                    .await?;
+                requests.send(stream_request(n)).await?;
             }
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
         })
