@@ -200,6 +200,43 @@ async fn retention_age_removes_only_events_older_than_the_age() {
     assert_retained(&mut client, "orders", 5..5).await;
 }
 
+/// Retention may remove an event before its idempotency key lapses: a retry is still its
+/// duplicate, with the original's offset, id and time, and no key version to report.
+#[tokio::test]
+async fn a_retry_of_an_event_retention_removed_is_still_a_duplicate() {
+    let server = start().await;
+    let mut client = server.client().await;
+    create_topic(&mut client, "orders", keep_events(1)).await;
+    let original = publish(
+        &mut client,
+        "orders",
+        vec![pb::EventData {
+            key: "order-1".into(),
+            ..keyed_event("OrderPlaced", "0", "order-1-placed")
+        }],
+    )
+    .await;
+    publish(&mut client, "orders", numbered(1..3)).await;
+    wait_for_topic(&mut client, "orders", |t| t.first_offset >= 2).await;
+
+    let retried = publish(
+        &mut client,
+        "orders",
+        vec![keyed_event("OrderPlaced", "0", "order-1-placed")],
+    )
+    .await;
+
+    assert_eq!(
+        retried[0],
+        pb::PublishResult {
+            duplicate: true,
+            key_version: None,
+            ..original[0].clone()
+        }
+    );
+    assert_eq!(get_topic(&mut client, "orders").await.next_offset, 3);
+}
+
 #[tokio::test]
 async fn trimmed_offsets_are_never_reused() {
     let server = start().await;

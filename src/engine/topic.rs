@@ -486,6 +486,8 @@ impl Writer {
         let mut own_entries: HashMap<String, (DedupEntry, usize)> = HashMap::new();
         // Duplicates of this request's own events, and the results they take the version of.
         let mut own_duplicates = Vec::new();
+        // The stored originals of this request's duplicates last read from the log.
+        let mut originals = Vec::new();
         for event in events {
             let print = event
                 .idempotency_key
@@ -499,7 +501,10 @@ impl Writer {
                     (Some(claimed.entry), claimed.key_version)
                 } else {
                     match self.log.dedup_entry(key, window_start)? {
-                        Some(entry) => (Some(entry), self.log.stored_key_version(entry.offset)?),
+                        Some(entry) => (
+                            Some(entry),
+                            self.log.stored_key_version(entry.offset, &mut originals)?,
+                        ),
                         None => (None, None),
                     }
                 };

@@ -493,16 +493,34 @@ impl TopicLog {
 
     /// The key version of the event stored at `offset`: none if it has no key or is no longer
     /// retained. Read from the event itself, so a retry carrying another key (or none) gets its
-    /// original's version.
-    pub fn stored_key_version(&self, offset: u64) -> Result<Option<u64>, StoreError> {
-        let Some(stored) = self
-            .read(offset, offset.saturating_add(1), 1)?
-            .into_iter()
-            .find(|event| event.offset == offset)
-        else {
-            return Ok(None);
+    /// original's version. `read` keeps the events last read for this: a retried request's
+    /// originals usually share one batch, which is then read once.
+    pub fn stored_key_version(
+        &self,
+        offset: u64,
+        read: &mut Vec<EncodedEvent>,
+    ) -> Result<Option<u64>, StoreError> {
+        let position = |events: &[EncodedEvent]| {
+            let first = events.first()?.offset;
+            let index = usize::try_from(offset.checked_sub(first)?).ok()?;
+            (index < events.len()).then_some(index)
         };
-        let event = stored.decode().map_err(|source| StoreError::Corrupt {
+        let index = match position(read) {
+            Some(index) => index,
+            None => {
+                // From `offset` to the end of its batch: one batch, as `max_bytes` is 1.
+                *read = match self.read(offset, u64::MAX, 1) {
+                    Ok(events) => events,
+                    Err(StoreError::Missing { .. } | StoreError::Lost { .. }) => return Ok(None),
+                    Err(error) => return Err(error),
+                };
+                let Some(index) = position(read) else {
+                    return Ok(None);
+                };
+                index
+            }
+        };
+        let event = read[index].decode().map_err(|source| StoreError::Corrupt {
             topic: self.name.clone(),
             offset,
             end: offset + 1,
