@@ -263,6 +263,14 @@ pub fn to_proto_time(time: Timestamp) -> prost_types::Timestamp {
     }
 }
 
+/// An event id in its text form, written straight into a string of the right size (`to_string`
+/// goes through the formatter and grows the string: it showed in the publish path's profile).
+pub fn id_text(id: uuid::Uuid) -> String {
+    id.hyphenated()
+        .encode_lower(&mut uuid::Uuid::encode_buffer())
+        .to_owned()
+}
+
 /// Where a published event ended up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendResult {

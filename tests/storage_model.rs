@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use eventstream::model::{CursorName, Event, Timestamp, TopicConfig, TopicName};
 use eventstream::storage::{
-    Append, DedupEntry, LogState, Store, StoreOptions, TopicLog, TopicMeta, fingerprint,
+    Append, DedupEntry, LogState, Store, StoreOptions, TopicLog, TopicMeta, fingerprint, key_hash,
 };
 use proptest::prelude::*;
 use uuid::Uuid;
@@ -366,7 +366,7 @@ fn run(ops: Vec<Op>) {
         }
         for key in &model.keys {
             assert_eq!(
-                log.dedup_entry(key, model.expired_before)
+                log.dedup_entry(key_hash(key), model.expired_before)
                     .expect("dedup lookup")
                     .as_ref(),
                 model.dedup.get(key),

@@ -10,7 +10,7 @@ use crate::engine::{Delivery, MAX_IN_FLIGHT, StartAt, SubscribeSpec};
 use crate::model::{
     AppendResult, Cursor, CursorName, CursorUpdate, Expectation, InvalidTopicName,
     MAX_IDEMPOTENCY_KEY_BYTES, MAX_KEY_BYTES, MAX_TOPIC_NAME_LEN, NewEvent, Publication, Timestamp,
-    TopicConfig, TopicInfo, TopicName, to_proto_time,
+    TopicConfig, TopicInfo, TopicName, id_text, to_proto_time,
 };
 pub use group::{Join, group_name, join, new_group, reset_target, settlement};
 
@@ -363,7 +363,7 @@ impl From<AppendResult> for pb::PublishResult {
     fn from(result: AppendResult) -> Self {
         Self {
             offset: result.offset,
-            id: result.id.to_string(),
+            id: id_text(result.id),
             time: Some(to_proto_time(result.time)),
             duplicate: result.duplicate,
             key_version: result.key_version,

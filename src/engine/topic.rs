@@ -15,9 +15,9 @@ use super::instruments::TopicInstruments;
 use super::syncer::{AppendReply, Commit};
 use crate::model::{
     AppendResult, CursorName, Event, LogBounds, NewEvent, Publication, Timestamp, TopicInfo,
-    to_proto_time,
+    id_text, to_proto_time,
 };
-use crate::storage::{Append, DedupEntry, LogState, TopicLog, fingerprint};
+use crate::storage::{Append, DedupEntry, KeyHashMap, LogState, TopicLog, fingerprint, key_hash};
 
 /// Publish requests a writer queues before publishers wait for room.
 const APPEND_QUEUE: usize = 1024;
@@ -262,7 +262,7 @@ struct Appended {
 /// as if it were stored.
 #[derive(Default)]
 struct GroupClaims {
-    dedup: HashMap<String, ClaimedKey>,
+    dedup: KeyHashMap<ClaimedKey>,
     key_versions: HashMap<String, u64>,
     cursors: HashMap<CursorName, u64>,
 }
@@ -483,24 +483,25 @@ impl Writer {
         let mut results = Vec::with_capacity(events.len());
         let mut new_events = Vec::with_capacity(events.len());
         // This request's own keys, each with the index of its event's result.
-        let mut own_entries: HashMap<String, (DedupEntry, usize)> = HashMap::new();
+        let mut own_entries: KeyHashMap<(DedupEntry, usize)> = KeyHashMap::default();
         // Duplicates of this request's own events, and the results they take the version of.
         let mut own_duplicates = Vec::new();
         // The stored originals of this request's duplicates last read from the log.
         let mut originals = Vec::new();
         for event in events {
-            let print = event
-                .idempotency_key
-                .as_ref()
-                .map(|_| fingerprint(&event.event_type, &event.payload));
-            if let (Some(key), Some(print)) = (&event.idempotency_key, print) {
-                let (earlier, key_version) = if let Some((entry, original)) = own_entries.get(key) {
+            let keyed = event.idempotency_key.as_ref().map(|key| {
+                let print = fingerprint(&event.event_type, &event.payload);
+                (key, key_hash(key), print)
+            });
+            if let Some((key, hash, print)) = keyed {
+                let (earlier, key_version) = if let Some((entry, original)) = own_entries.get(&hash)
+                {
                     own_duplicates.push((results.len(), *original));
                     (Some(*entry), None)
-                } else if let Some(claimed) = claims.dedup.get(key) {
+                } else if let Some(claimed) = claims.dedup.get(&hash) {
                     (Some(claimed.entry), claimed.key_version)
                 } else {
-                    match self.log.dedup_entry(key, window_start)? {
+                    match self.log.dedup_entry(hash, window_start)? {
                         Some(entry) => (
                             Some(entry),
                             self.log.stored_key_version(entry.offset, &mut originals)?,
@@ -528,7 +529,7 @@ impl Writer {
             }
             let offset = first_offset + new_events.len() as u64;
             let id = Uuid::now_v7();
-            if let (Some(key), Some(print)) = (&event.idempotency_key, print) {
+            if let Some((_, hash, print)) = keyed {
                 // Claimed now, so a repeat later in the request is its duplicate.
                 let entry = DedupEntry {
                     offset,
@@ -536,7 +537,7 @@ impl Writer {
                     id,
                     fingerprint: print,
                 };
-                own_entries.insert(key.clone(), (entry, results.len()));
+                own_entries.insert(hash, (entry, results.len()));
             }
             results.push(AppendResult {
                 offset,
@@ -584,8 +585,8 @@ impl Writer {
                 result.key_version = Some(version);
             }
             stored.push(Event {
-                id: result.id.to_string(),
-                topic: topic.to_string(),
+                id: id_text(result.id),
+                topic: topic.as_str().to_owned(),
                 offset: result.offset,
                 time: Some(to_proto_time(time)),
                 event_type: event.event_type,
@@ -621,9 +622,9 @@ impl Writer {
         }
         claims
             .dedup
-            .extend(own_entries.into_iter().map(|(key, (entry, original))| {
+            .extend(own_entries.into_iter().map(|(hash, (entry, original))| {
                 let key_version = results[original].key_version;
-                (key, ClaimedKey { entry, key_version })
+                (hash, ClaimedKey { entry, key_version })
             }));
         claims.key_versions.extend(own_versions);
         if let Some((name, position)) = &cursor {

@@ -103,7 +103,7 @@ pub fn decode_entries(bytes: &[u8]) -> Option<Vec<(KeyHash, DedupEntry)>> {
 
 /// Hashes a [`KeyHash`] by taking its low bits: it is uniform already.
 #[derive(Default)]
-struct PassThrough(u64);
+pub struct PassThrough(u64);
 
 impl Hasher for PassThrough {
     fn finish(&self) -> u64 {
@@ -121,7 +121,10 @@ impl Hasher for PassThrough {
     }
 }
 
-type Table = HashMap<KeyHash, DedupEntry, BuildHasherDefault<PassThrough>>;
+/// A map keyed by idempotency key hashes, which need no hashing again.
+pub type KeyHashMap<V> = HashMap<KeyHash, V, BuildHasherDefault<PassThrough>>;
+
+type Table = KeyHashMap<DedupEntry>;
 
 /// Keys held in memory.
 #[derive(Default)]

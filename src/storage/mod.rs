@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-pub use dedup_index::DedupEntry;
+pub use dedup_index::{DedupEntry, KeyHash, KeyHashMap, key_hash};
 pub use group_record::GroupRecord;
 use segments::{SegmentRoot, Segments};
 pub use topic_log::{Append, Damage, LogState, TopicLog, TopicMeta, TopicReport, fingerprint};

@@ -461,14 +461,14 @@ impl TopicLog {
             })
     }
 
-    /// Where the event with `idempotency_key` went, if the key is remembered and the event was
-    /// appended at or after `since`.
+    /// Where the event whose idempotency key has `hash` went, if the key is remembered and the
+    /// event was appended at or after `since`.
     pub fn dedup_entry(
         &self,
-        idempotency_key: &str,
+        hash: KeyHash,
         since: Timestamp,
     ) -> Result<Option<DedupEntry>, StoreError> {
-        self.lock_dedup().get(key_hash(idempotency_key), since)
+        self.lock_dedup().get(hash, since)
     }
 
     /// The latest version of `key`, if it has any events (even ones retention removed).
