@@ -366,8 +366,8 @@ fn run(ops: Vec<Op>) {
         }
         for key in &model.keys {
             assert_eq!(
-                log.dedup_entry(key_hash(key), model.expired_before)
-                    .expect("dedup lookup")
+                log.dedup_entries(&[key_hash(key)], model.expired_before)
+                    .expect("dedup lookup")[0]
                     .as_ref(),
                 model.dedup.get(key),
                 "key {key}"

@@ -17,7 +17,9 @@ use crate::model::{
     AppendResult, CursorName, Event, LogBounds, NewEvent, Publication, Timestamp, TopicInfo,
     id_text, to_proto_time,
 };
-use crate::storage::{Append, DedupEntry, KeyHashMap, LogState, TopicLog, fingerprint, key_hash};
+use crate::storage::{
+    Append, DedupEntry, KeyHash, KeyHashMap, LogState, TopicLog, fingerprint, key_hash,
+};
 
 /// Publish requests a writer queues before publishers wait for room.
 const APPEND_QUEUE: usize = 1024;
@@ -111,6 +113,7 @@ impl TopicHandle {
             commits: context.commits,
             in_syncer: Arc::default(),
             instruments: instruments.clone(),
+            key_maintenance: None,
         };
         let stop = context.stop;
         tasks.spawn(writer.run(requests, context.retention_interval, stop.clone(), done_tx));
@@ -241,6 +244,8 @@ struct Writer {
     /// The topic's commits handed to the syncer and not yet completed.
     in_syncer: Arc<AtomicUsize>,
     instruments: TopicInstruments,
+    /// The last expiry and sealing of idempotency keys, which runs beside the appends.
+    key_maintenance: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// One Publish request's events, checked against the dedup index and its expectations, and
@@ -299,6 +304,9 @@ impl Writer {
                 }
                 _ = retention.tick() => self.enforce_retention().await,
             }
+        }
+        if let Some(maintenance) = self.key_maintenance.take() {
+            let _ = maintenance.await;
         }
         let _ = done.send(());
     }
@@ -488,32 +496,39 @@ impl Writer {
         let mut own_duplicates = Vec::new();
         // The stored originals of this request's duplicates last read from the log.
         let mut originals = Vec::new();
-        for event in events {
-            let keyed = event.idempotency_key.as_ref().map(|key| {
-                let print = fingerprint(&event.event_type, &event.payload);
-                (key, key_hash(key), print)
-            });
-            if let Some((key, hash, print)) = keyed {
+        let keyed: Vec<Option<(KeyHash, u64)>> = events
+            .iter()
+            .map(|event| {
+                let key = event.idempotency_key.as_ref()?;
+                Some((
+                    key_hash(key),
+                    fingerprint(&event.event_type, &event.payload),
+                ))
+            })
+            .collect();
+        // Every key's stored entry, looked up together: one index lock, overlapping misses.
+        let hashes: Vec<KeyHash> = keyed.iter().flatten().map(|(hash, _)| *hash).collect();
+        let mut stored = self.log.dedup_entries(&hashes, window_start)?.into_iter();
+        for (event, keyed) in events.into_iter().zip(keyed) {
+            if let Some((hash, print)) = keyed {
+                let stored = stored.next().flatten();
                 let (earlier, key_version) = if let Some((entry, original)) = own_entries.get(&hash)
                 {
                     own_duplicates.push((results.len(), *original));
                     (Some(*entry), None)
                 } else if let Some(claimed) = claims.dedup.get(&hash) {
                     (Some(claimed.entry), claimed.key_version)
+                } else if let Some(entry) = stored {
+                    let key_version = self.log.stored_key_version(entry.offset, &mut originals)?;
+                    (Some(entry), key_version)
                 } else {
-                    match self.log.dedup_entry(hash, window_start)? {
-                        Some(entry) => (
-                            Some(entry),
-                            self.log.stored_key_version(entry.offset, &mut originals)?,
-                        ),
-                        None => (None, None),
-                    }
+                    (None, None)
                 };
                 if let Some(entry) = earlier {
                     if entry.fingerprint != print {
                         return Err(EngineError::IdempotencyConflict {
                             topic: topic.clone(),
-                            key: key.clone(),
+                            key: event.idempotency_key.unwrap_or_default(),
                             offset: entry.offset,
                         });
                     }
@@ -529,7 +544,7 @@ impl Writer {
             }
             let offset = first_offset + new_events.len() as u64;
             let id = Uuid::now_v7();
-            if let Some((_, hash, print)) = keyed {
+            if let Some((hash, print)) = keyed {
                 // Claimed now, so a repeat later in the request is its duplicate.
                 let entry = DedupEntry {
                     offset,
@@ -641,23 +656,17 @@ impl Writer {
 
     /// Trims what retention no longer keeps and forgets lapsed idempotency keys.
     async fn enforce_retention(&mut self) {
+        self.maintain_keys();
         let log = self.log.clone();
         let state = self.state;
         let durable_end = self.visible.borrow().next_offset;
         let trimmed = tokio::task::spawn_blocking(move || {
-            let now = Timestamp::now();
             // Never trim past what is durable: subscribers must not lose sight of events that
             // publishers are still waiting to see acknowledged.
-            let point = log.retention_point(&state, now)?.min(durable_end);
-            let state = log.trim(state, point)?;
-            // The trim is done whatever happens to the keys: its state must not be lost.
-            let keys = log
-                .expire_dedup(now.saturating_sub(log.meta().config.dedup_window))
-                .and_then(|_| log.seal_dedup());
-            if let Err(error) = keys {
-                tracing::warn!(topic = %log.name(), %error, "expiring or sealing idempotency keys failed");
-            }
-            Ok::<_, crate::storage::StoreError>(state)
+            let point = log
+                .retention_point(&state, Timestamp::now())?
+                .min(durable_end);
+            log.trim(state, point)
         })
         .await;
         match trimmed
@@ -677,6 +686,26 @@ impl Writer {
             }
             Err(error) => tracing::error!(topic = %self.log.name(), %error, "retention failed"),
         }
+    }
+
+    /// Expires lapsed idempotency keys and seals full generations in the background, unless the
+    /// last round is still running: sealing writes and fsyncs whole files, which on the writer's
+    /// path would hold up every publisher of the topic meanwhile.
+    fn maintain_keys(&mut self) {
+        if self
+            .key_maintenance
+            .as_ref()
+            .is_some_and(|running| !running.is_finished())
+        {
+            return;
+        }
+        let log = self.log.clone();
+        self.key_maintenance = Some(tokio::task::spawn_blocking(move || {
+            let cutoff = Timestamp::now().saturating_sub(log.meta().config.dedup_window);
+            if let Err(error) = log.expire_dedup(cutoff).and_then(|_| log.seal_dedup()) {
+                tracing::warn!(topic = %log.name(), %error, "expiring or sealing idempotency keys failed");
+            }
+        }));
     }
 }
 

@@ -504,31 +504,54 @@ impl DedupIndex {
         false
     }
 
-    /// The entry of the key with `hash`, unless it is older than `since` or forgotten.
-    pub fn get(&self, hash: KeyHash, since: Timestamp) -> Result<Option<DedupEntry>, StoreError> {
+    /// The entry of each key in `hashes`, unless it is older than `since` or forgotten.
+    ///
+    /// The keys are looked up together, one generation (or group filter) after another: a miss
+    /// in a large table is a cache miss, and the misses of many keys overlap when no lookup waits
+    /// for the one before.
+    pub fn get_many(
+        &self,
+        hashes: &[KeyHash],
+        since: Timestamp,
+    ) -> Result<Vec<Option<DedupEntry>>, StoreError> {
+        let mut found = vec![None; hashes.len()];
+        // The keys no generation has decided yet, by index into `hashes`.
+        let mut pending: Vec<usize> = (0..hashes.len()).collect();
+        let mut decided = vec![false; hashes.len()];
         let in_memory = std::iter::once(&self.newest).chain(self.full.iter().rev().map(|g| &**g));
-        for generation in in_memory {
-            if generation.newest < since {
-                continue;
-            }
-            if let Some(entry) = generation.entries.get(&hash) {
-                return Ok(Some(*entry).filter(|entry| entry.time >= since));
-            }
+        for generation in in_memory.filter(|generation| generation.newest >= since) {
+            pending.retain(|&key| match generation.entries.get(&hashes[key]) {
+                Some(entry) => {
+                    found[key] = Some(*entry).filter(|entry| entry.time >= since);
+                    false
+                }
+                None => true,
+            });
         }
         for group in self.sealed.iter().rev() {
-            if !group.filter.may_contain(hash) {
-                continue;
+            if pending.is_empty() {
+                break;
             }
-            for generation in group.generations.iter().rev() {
-                if generation.newest < since {
-                    continue;
-                }
-                if let Some(entry) = generation.get(hash)? {
-                    return Ok(Some(entry).filter(|entry| entry.time >= since));
+            let candidates: Vec<usize> = pending
+                .iter()
+                .copied()
+                .filter(|&key| group.filter.may_contain(hashes[key]))
+                .collect();
+            for key in candidates {
+                for generation in group.generations.iter().rev() {
+                    if generation.newest < since {
+                        continue;
+                    }
+                    if let Some(entry) = generation.get(hashes[key])? {
+                        found[key] = Some(entry).filter(|entry| entry.time >= since);
+                        decided[key] = true;
+                        break;
+                    }
                 }
             }
+            pending.retain(|&key| !decided[key]);
         }
-        Ok(None)
+        Ok(found)
     }
 
     /// The oldest full generation, to write to its file with [`SealingJob::run`] without
@@ -637,6 +660,12 @@ mod tests {
         )
     }
 
+    impl DedupIndex {
+        fn get(&self, hash: KeyHash, since: Timestamp) -> Result<Option<DedupEntry>, StoreError> {
+            Ok(self.get_many(&[hash], since)?[0])
+        }
+    }
+
     fn seal_all(index: &mut DedupIndex) {
         while let Some(job) = index.oldest_full() {
             let file = job.run().expect("seal");
@@ -670,6 +699,14 @@ mod tests {
             assert_eq!(index.get(*hash, Timestamp(0)).unwrap(), Some(*entry));
         }
         assert_eq!(index.get(key_hash("never"), Timestamp(0)).unwrap(), None);
+        let mut hashes: Vec<KeyHash> = entries.iter().rev().map(|(hash, _)| *hash).collect();
+        hashes.insert(7, key_hash("never"));
+        let together = index.get_many(&hashes, Timestamp(0)).unwrap();
+        let one_by_one: Vec<_> = hashes
+            .iter()
+            .map(|hash| index.get(*hash, Timestamp(0)).unwrap())
+            .collect();
+        assert_eq!(together, one_by_one);
         let mut reopened = DedupIndex::open(dir.path(), &topic, 10).unwrap();
         assert_eq!(reopened.sealed_end(), 450);
         // Sealing after a reopen writes new files beside the old ones.

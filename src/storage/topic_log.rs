@@ -329,6 +329,9 @@ pub struct TopicLog {
     segments: Arc<Segments>,
     space: Arc<SpaceGuard>,
     dedup: Arc<Mutex<DedupIndex>>,
+    /// Held while full key generations are written to their files, so that no two sealings
+    /// write the same generation.
+    sealing: Arc<Mutex<()>>,
 }
 
 impl TopicLog {
@@ -361,6 +364,7 @@ impl TopicLog {
             segments: Arc::new(segments),
             space,
             dedup: Arc::new(Mutex::new(dedup)),
+            sealing: Arc::default(),
         })
     }
 
@@ -418,6 +422,7 @@ impl TopicLog {
             segments: Arc::new(segments),
             space,
             dedup: Arc::new(Mutex::new(dedup)),
+            sealing: Arc::default(),
         };
         log.state()?;
         Ok(Some(log))
@@ -461,14 +466,14 @@ impl TopicLog {
             })
     }
 
-    /// Where the event whose idempotency key has `hash` went, if the key is remembered and the
-    /// event was appended at or after `since`.
-    pub fn dedup_entry(
+    /// Where each event whose idempotency key has one of `hashes` went, if the key is
+    /// remembered and the event was appended at or after `since`.
+    pub fn dedup_entries(
         &self,
-        hash: KeyHash,
+        hashes: &[KeyHash],
         since: Timestamp,
-    ) -> Result<Option<DedupEntry>, StoreError> {
-        self.lock_dedup().get(hash, since)
+    ) -> Result<Vec<Option<DedupEntry>>, StoreError> {
+        self.lock_dedup().get_many(hashes, since)
     }
 
     /// The latest version of `key`, if it has any events (even ones retention removed).
@@ -1296,8 +1301,12 @@ impl TopicLog {
     }
 
     /// Writes the idempotency keys of full in-memory generations to their files, which then
-    /// replace those keys' index entries.
+    /// replace those keys' index entries. May run while the writer appends.
     pub fn seal_dedup(&self) -> Result<(), StoreError> {
+        let _sealing = self
+            .sealing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         // A key file must not outlive the events it points at: with appends not fsynced one by
         // one, they are fsynced first.
         self.segments.sync_appended()?;
