@@ -204,7 +204,18 @@ async fn retention_age_removes_only_events_older_than_the_age() {
 /// duplicate, with the original's offset, id and time, and no key version to report.
 #[tokio::test]
 async fn a_retry_of_an_event_retention_removed_is_still_a_duplicate() {
-    let server = start().await;
+    retry_an_event_retention_removed(false).await;
+}
+
+#[tokio::test]
+async fn a_retry_of_an_event_retention_removed_is_still_a_duplicate_after_a_restart() {
+    retry_an_event_retention_removed(true).await;
+}
+
+/// Publishes a keyed event, lets retention remove it, optionally restarts the server, then
+/// retries it: the retry must still be its duplicate.
+async fn retry_an_event_retention_removed(restart: bool) {
+    let mut server = start().await;
     let mut client = server.client().await;
     create_topic(&mut client, "orders", keep_events(1)).await;
     let original = publish(
@@ -218,6 +229,10 @@ async fn a_retry_of_an_event_retention_removed_is_still_a_duplicate() {
     .await;
     publish(&mut client, "orders", numbered(1..3)).await;
     wait_for_topic(&mut client, "orders", |t| t.first_offset >= 2).await;
+    if restart {
+        server = server.restart().await;
+        client = server.client().await;
+    }
 
     let retried = publish(
         &mut client,

@@ -3,9 +3,9 @@
 //! Keys arrive in time order and lapse in time order, so they are kept in generations rather
 //! than in one table every key is inserted into at random (in sled, that insert was most of the
 //! cost of a keyed publish):
-//! - the newest keys are in memory, in a hash table; each batch's keys are also written, in one
-//!   index entry, to the topic's sled tree (see `topic_log`), from which start-up fills the table
-//!   again;
+//! - the newest keys are in memory, in a hash table; start-up fills it again from the batches
+//!   that an index entry in the topic's sled tree marks as holding keys (see `topic_log`), or from
+//!   that entry itself once retention removed the batch;
 //! - a generation that reaches its size is sealed into an immutable file of entries sorted by key
 //!   hash, in checksummed blocks. Memory keeps only its Bloom filter and each block's first hash,
 //!   plus a Bloom filter over each group of 8 sealed generations, so that a key remembered by

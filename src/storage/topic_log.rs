@@ -13,7 +13,7 @@
 //! | `s` | log state (first offset, next offset, stored bytes, last append time) |
 //! | `b` offset | where the record batch whose first record has that offset lies ([`Location`]) |
 //! | `t` time offset | nothing; finds batches by append time |
-//! | `x` offset | the idempotency keys (hashed) of the batch starting there and where their events went, until a key file holds them (see [`DedupIndex`]) |
+//! | `x` offset | until a key file holds them (see [`DedupIndex`]), the idempotency keys of the batch starting there: empty while the batch is stored (start-up reads them from it), or the keys (hashed) and where their events went, written when retention removes the batch |
 //! | `l` offset | the end of a range of events lost to damaged data files, found at start-up |
 //! | `k` key-length key offset | key version, and where the event lies: batch, span, CRC32C |
 //! | `v` key | the key's latest version (kept when retention removes the key's events) |
@@ -151,6 +151,26 @@ pub fn fingerprint(event_type: &str, payload: &[u8]) -> u64 {
     let type_crc = crc32c::crc32c(event_type.as_bytes());
     let payload_crc = crc32c::crc32c_append(type_crc, payload);
     (u64::from(type_crc) << 32) | u64::from(payload_crc)
+}
+
+/// The idempotency keys of a batch's `events`, appended at `time`, and where their events went.
+fn batch_keys(events: &[Event], time: Timestamp) -> Result<Vec<(KeyHash, DedupEntry)>, BatchError> {
+    events
+        .iter()
+        .filter(|event| !event.idempotency_key.is_empty())
+        .map(|event| {
+            let id = Uuid::parse_str(&event.id).map_err(|_| {
+                BatchError::Malformed(format!("event id {:?} is not a UUID", event.id))
+            })?;
+            let entry = DedupEntry {
+                offset: event.offset,
+                time,
+                id,
+                fingerprint: fingerprint(&event.event_type, &event.payload),
+            };
+            Ok((key_hash(&event.idempotency_key), entry))
+        })
+        .collect()
 }
 
 /// `prefix`, then `offset`: the key of an entry about the batch (or range) starting there.
@@ -396,25 +416,7 @@ impl TopicLog {
             });
         }
         let segments = segment_root.topic(&segment_dir)?;
-        let mut dedup = DedupIndex::open(segments.dir(), &name, dedup_generation_keys)?;
-        for entry in tree.range(
-            offset_key(BATCH_KEYS_PREFIX, dedup.sealed_end())
-                ..=offset_key(BATCH_KEYS_PREFIX, u64::MAX),
-        ) {
-            let (index_key, value) = entry?;
-            match decode_entries(&value) {
-                Some(keys) => {
-                    dedup.add(&keys);
-                }
-                // Like a damaged key file: the topic stays usable, without those keys.
-                None => tracing::error!(
-                    topic = %name,
-                    batch = decode_key_u64(&index_key, 1),
-                    "the stored idempotency keys of a batch are damaged; they are forgotten, so \
-                     retries of its events would be appended again"
-                ),
-            }
-        }
+        let dedup = DedupIndex::open(segments.dir(), &name, dedup_generation_keys)?;
         let log = Self {
             name,
             tree,
@@ -425,7 +427,54 @@ impl TopicLog {
             sealing: Arc::default(),
         };
         log.state()?;
+        log.restore_unsealed_keys()?;
         Ok(Some(log))
+    }
+
+    /// Refills the in-memory key generations with the keys of the batches no key file holds.
+    fn restore_unsealed_keys(&self) -> Result<(), StoreError> {
+        let mut dedup = self.lock_dedup();
+        let unsealed = offset_key(BATCH_KEYS_PREFIX, dedup.sealed_end())
+            ..=offset_key(BATCH_KEYS_PREFIX, u64::MAX);
+        for entry in self.tree.range(unsealed) {
+            let (index_key, value) = entry?;
+            let base = decode_key_u64(&index_key, 1).unwrap_or(u64::MAX);
+            let keys = if value.is_empty() {
+                self.stored_batch_keys(base)
+            } else {
+                decode_entries(&value).ok_or_else(|| self.corrupt_metadata("idempotency keys"))
+            };
+            match keys {
+                Ok(keys) => {
+                    dedup.add(&keys);
+                }
+                // Like a damaged key file: the topic stays usable, without those keys.
+                Err(error) => tracing::error!(
+                    topic = %self.name,
+                    batch = base,
+                    %error,
+                    "the idempotency keys of a batch cannot be read; they are forgotten, so \
+                     retries of its events would be appended again"
+                ),
+            }
+        }
+        Ok(())
+    }
+
+    /// The idempotency keys of the stored batch starting at `base`.
+    fn stored_batch_keys(&self, base: u64) -> Result<Vec<(KeyHash, DedupEntry)>, StoreError> {
+        let stored = self
+            .batches(base, base + 1)
+            .next()
+            .ok_or(StoreError::Missing {
+                topic: self.name.clone(),
+                offset: base,
+            })??;
+        stored
+            .batch
+            .events_from(base)
+            .and_then(|events| batch_keys(&events, stored.batch.append_time()))
+            .map_err(|source| self.corrupt(base, source))
     }
 
     fn lock_dedup(&self) -> MutexGuard<'_, DedupIndex> {
@@ -738,27 +787,13 @@ impl TopicLog {
                 writes.insert(key_index_key(&event.key, event.offset), entry.encode());
                 writes.insert(key_version_key(&event.key), version.to_le_bytes());
             }
-            let key = &event.idempotency_key;
-            if !key.is_empty() {
-                let entry = DedupEntry {
-                    offset: event.offset,
-                    time,
-                    id: Uuid::parse_str(&event.id).map_err(|_| {
-                        self.corrupt(
-                            base,
-                            BatchError::Malformed(format!("event id {:?} is not a UUID", event.id)),
-                        )
-                    })?,
-                    fingerprint: fingerprint(&event.event_type, &event.payload),
-                };
-                writes.keys.push((key_hash(key), entry));
-            }
         }
+        writes.keys = batch_keys(events, time).map_err(|source| self.corrupt(base, source))?;
         if !writes.keys.is_empty() {
-            writes.insert(
-                offset_key(BATCH_KEYS_PREFIX, base),
-                encode_entries(&writes.keys),
-            );
+            // Only a mark: start-up reads the keys from the batch itself. Writing them here
+            // (56 bytes a key, up to hundreds of KiB a commit) cost keyed publishing a tenth of
+            // its rate in sled.
+            writes.insert(offset_key(BATCH_KEYS_PREFIX, base), []);
         }
         let mut new_state = state;
         new_state.bounds.next_offset = base + events.len() as u64;
@@ -1206,6 +1241,16 @@ impl TopicLog {
                 Err(error) => return Err(error),
             };
             let (base, time) = (stored.base, stored.batch.append_time());
+            let keys_key = offset_key(BATCH_KEYS_PREFIX, base);
+            if self.tree.get(keys_key)?.is_some_and(|keys| keys.is_empty()) {
+                // The batch's keys outlive it, and can no longer be read from it.
+                let keys = stored
+                    .batch
+                    .events_from(base)
+                    .and_then(|events| batch_keys(&events, time))
+                    .map_err(|source| self.corrupt(base, source))?;
+                batch.insert(&keys_key[..], encode_entries(&keys));
+            }
             batch.remove(&batch_key(base)[..]);
             batch.remove(&timed_key(TIME_PREFIX, time, base)[..]);
             new_state.bounds.size_bytes = new_state
