@@ -44,7 +44,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::oneshot;
@@ -59,6 +59,9 @@ use fuser::{
 /// How long the kernel may cache names and attributes. Safe to be non-zero: every change goes
 /// through the kernel, and a power cut remounts, which drops the caches.
 const TTL: Duration = Duration::from_secs(1);
+/// How long an unmount waits for the kernel to release closed files (see
+/// [`Shared::wait_until_released`]); after that it is tried regardless.
+const RELEASE_LIMIT: Duration = Duration::from_secs(5);
 /// The unit a torn write is cut at: disks write whole sectors or nothing.
 pub const SECTOR: u64 = 512;
 const ROOT: u64 = INodeNo::ROOT.0;
@@ -273,6 +276,8 @@ struct State {
     next_seq: u64,
     listings: HashMap<u64, Listing>,
     next_fh: u64,
+    /// Files opened and not released yet: the kernel refuses to unmount while one is.
+    open_files: usize,
     stats: Stats,
     uid: u32,
     gid: u32,
@@ -316,6 +321,7 @@ impl State {
             next_ino: ROOT + 1,
             next_seq: 0,
             listings: HashMap::new(),
+            open_files: 0,
             next_fh: 1,
             stats: Stats::default(),
             uid,
@@ -787,15 +793,39 @@ impl State {
     }
 }
 
+/// The filesystem's state, and a signal for each file or directory handle released.
+struct Shared {
+    state: Mutex<State>,
+    released: Condvar,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while serving one request must not wedge every later one.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Waits (at most `limit`) until no handle is open. The kernel releases a closed file
+    /// asynchronously, and a process forked meanwhile (another test spawning a server) holds
+    /// the file until it execs: an unmount before then fails with EBUSY.
+    fn wait_until_released(&self, limit: Duration) {
+        let _ = self
+            .released
+            .wait_timeout_while(self.state(), limit, |state| {
+                state.open_files > 0 || !state.listings.is_empty()
+            })
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+    }
+}
+
 /// The FUSE side: serves [`State`] to the kernel.
-struct Served(Arc<Mutex<State>>);
+struct Served(Arc<Shared>);
 
 impl Served {
     fn state(&self) -> MutexGuard<'_, State> {
-        // A panic while serving one request must not wedge every later one.
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0.state()
     }
 }
 
@@ -1001,8 +1031,12 @@ impl Filesystem for Served {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        match self.state().nodes.get(&ino.0).map(|node| &node.body) {
-            Some(Body::File { .. }) => reply.opened(FileHandle(0), FopenFlags::empty()),
+        let mut state = self.state();
+        match state.nodes.get(&ino.0).map(|node| &node.body) {
+            Some(Body::File { .. }) => {
+                state.open_files += 1;
+                reply.opened(FileHandle(0), FopenFlags::empty());
+            }
             Some(Body::Dir { .. }) => reply.error(Errno::EISDIR),
             None => reply.error(Errno::ENOENT),
         }
@@ -1159,6 +1193,24 @@ impl Filesystem for Served {
         reply: ReplyEmpty,
     ) {
         self.state().listings.remove(&fh.0);
+        self.0.released.notify_all();
+        reply.ok();
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        let mut state = self.state();
+        state.open_files = state.open_files.saturating_sub(1);
+        drop(state);
+        self.0.released.notify_all();
         reply.ok();
     }
 
@@ -1224,13 +1276,16 @@ impl Filesystem for Served {
             }
         };
         match result {
-            Ok(attr) => reply.created(
-                &TTL,
-                &attr,
-                Generation(0),
-                FileHandle(0),
-                FopenFlags::empty(),
-            ),
+            Ok(attr) => {
+                state.open_files += 1;
+                reply.created(
+                    &TTL,
+                    &attr,
+                    Generation(0),
+                    FileHandle(0),
+                    FopenFlags::empty(),
+                );
+            }
             Err(errno) => reply.error(errno),
         }
     }
@@ -1271,7 +1326,7 @@ impl Filesystem for Served {
 
 /// The power-loss filesystem, mounted on a fresh temporary directory.
 pub struct PowerLossFs {
-    state: Arc<Mutex<State>>,
+    shared: Arc<Shared>,
     threads: usize,
     session: Option<BackgroundSession>,
     /// Holds the mount point; declared after `session` so it is removed after the unmount.
@@ -1289,11 +1344,14 @@ impl PowerLossFs {
             .prefix("powerloss-")
             .tempdir()
             .map_err(|err| format!("creating a mount point: {err}"))?;
-        let state = Arc::new(Mutex::new(State::new(options.slow_writes)));
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new(options.slow_writes)),
+            released: Condvar::new(),
+        });
         let threads = options.threads.max(1);
-        let session = spawn(&state, mountpoint.path(), threads)?;
+        let session = spawn(&shared, mountpoint.path(), threads)?;
         Ok(Self {
-            state,
+            shared,
             threads,
             session: Some(session),
             mountpoint,
@@ -1306,9 +1364,7 @@ impl PowerLossFs {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.shared.state()
     }
 
     /// Operation counts so far.
@@ -1393,12 +1449,13 @@ impl PowerLossFs {
     pub fn power_cut(&mut self, mode: Cut, rng: &mut Rng) -> Result<CutReport, String> {
         self.unmount()?;
         let report = self.state().power_cut(mode, rng);
-        self.session = Some(spawn(&self.state, self.mountpoint.path(), self.threads)?);
+        self.session = Some(spawn(&self.shared, self.mountpoint.path(), self.threads)?);
         Ok(report)
     }
 
     fn unmount(&mut self) -> Result<(), String> {
         if let Some(session) = self.session.take() {
+            self.shared.wait_until_released(RELEASE_LIMIT);
             match session.umount_and_join() {
                 Ok(()) => {}
                 // The kernel aborts the connection, rather than closing it, when the unmount
@@ -1429,7 +1486,7 @@ impl Drop for PowerLossFs {
 }
 
 fn spawn(
-    state: &Arc<Mutex<State>>,
+    shared: &Arc<Shared>,
     mountpoint: &Path,
     threads: usize,
 ) -> Result<BackgroundSession, String> {
@@ -1440,7 +1497,7 @@ fn spawn(
         MountOption::NoAtime,
     ];
     config.acl = SessionACL::Owner;
-    fuser::spawn_mount(Served(Arc::clone(state)), mountpoint, &config).map_err(|err| {
+    fuser::spawn_mount(Served(Arc::clone(shared)), mountpoint, &config).map_err(|err| {
         format!(
             "mounting FUSE on {}: {err} (mounting needs root or fusermount3)",
             mountpoint.display()
