@@ -470,11 +470,16 @@ impl TopicLog {
                 topic: self.name.clone(),
                 offset: base,
             })??;
+        self.keys_of(&stored)
+    }
+
+    /// The idempotency keys `stored` holds.
+    fn keys_of(&self, stored: &StoredBatch) -> Result<Vec<(KeyHash, DedupEntry)>, StoreError> {
         stored
             .batch
-            .events_from(base)
+            .events_from(stored.base)
             .and_then(|events| batch_keys(&events, stored.batch.append_time()))
-            .map_err(|source| self.corrupt(base, source))
+            .map_err(|source| self.corrupt(stored.base, source))
     }
 
     fn lock_dedup(&self) -> MutexGuard<'_, DedupIndex> {
@@ -522,6 +527,10 @@ impl TopicLog {
         hashes: &[KeyHash],
         since: Timestamp,
     ) -> Result<Vec<Option<DedupEntry>>, StoreError> {
+        // Most publishes carry no keys: they need not take the index's lock.
+        if hashes.is_empty() {
+            return Ok(Vec::new());
+        }
         self.lock_dedup().get_many(hashes, since)
     }
 
@@ -1244,12 +1253,7 @@ impl TopicLog {
             let keys_key = offset_key(BATCH_KEYS_PREFIX, base);
             if self.tree.get(keys_key)?.is_some_and(|keys| keys.is_empty()) {
                 // The batch's keys outlive it, and can no longer be read from it.
-                let keys = stored
-                    .batch
-                    .events_from(base)
-                    .and_then(|events| batch_keys(&events, time))
-                    .map_err(|source| self.corrupt(base, source))?;
-                batch.insert(&keys_key[..], encode_entries(&keys));
+                batch.insert(&keys_key[..], encode_entries(&self.keys_of(&stored)?));
             }
             batch.remove(&batch_key(base)[..]);
             batch.remove(&timed_key(TIME_PREFIX, time, base)[..]);

@@ -1445,7 +1445,8 @@ impl PowerLossFs {
     }
 
     /// Cuts the power: unmounts, loses what `mode` loses, and mounts the durable state again.
-    /// Whoever used the filesystem must be gone (killed) first: the unmount waits for no one.
+    /// Whoever used the filesystem must be gone (killed) first: the unmount waits only for the
+    /// kernel to release the files they had open.
     pub fn power_cut(&mut self, mode: Cut, rng: &mut Rng) -> Result<CutReport, String> {
         self.unmount()?;
         let report = self.state().power_cut(mode, rng);
