@@ -9,7 +9,7 @@ async fn benchmark_smoke_run_prints_every_row() {
     assert!(status.success(), "benchmark failed: {stdout}\n{stderr}");
     assert_eq!(
         table_rows(&stdout).len(),
-        13,
+        14,
         "expected one row per workload:\n{stdout}"
     );
 }
@@ -82,22 +82,22 @@ async fn jetstream_comparison_smoke_run_prints_both_servers_columns() {
     let (status, stdout, stderr) = run_bench(&["--smoke", "--jetstream"]).await;
     assert!(status.success(), "benchmark failed: {stdout}\n{stderr}");
     let rows = table_rows(&stdout);
-    assert_eq!(rows.len(), 13, "expected one row per workload:\n{stdout}");
+    assert_eq!(rows.len(), 14, "expected one row per workload:\n{stdout}");
     for row in &rows {
         assert_eq!(row.len(), 7, "expected 7 columns: {row:?}");
     }
-    // The reference row and the key index and expected-version rows have no JetStream
-    // equivalent.
+    // The reference row, the unary latency variant and the key index and expected-version rows
+    // have no JetStream equivalent.
     let without_jetstream: Vec<&str> = rows
         .iter()
         .filter(|row| row[4] == "—" && row[5] == "—")
         .map(|row| row[0])
         .collect();
-    assert_eq!(without_jetstream.len(), 4, "{stdout}");
+    assert_eq!(without_jetstream.len(), 5, "{stdout}");
     assert!(
-        without_jetstream
-            .iter()
-            .all(|name| name.contains("key") || name.contains("without a write")),
+        without_jetstream.iter().all(|name| name.contains("key")
+            || name.contains("without a write")
+            || name.contains("unary call")),
         "{stdout}"
     );
 }

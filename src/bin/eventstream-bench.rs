@@ -570,22 +570,36 @@ async fn replay(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
 /// Events per second in the latency workload.
 const LATENCY_RATE: u64 = 5_000;
 
-/// Starts `total` publishes at [`LATENCY_RATE`], each given its send time in nanoseconds since
-/// `epoch`, without waiting for earlier ones; then waits for them all.
+/// Starts `total` publishes at [`LATENCY_RATE`], evenly spaced, each given its send time in
+/// nanoseconds since `epoch`, without waiting for earlier ones; then waits for them all.
+///
+/// A thread of its own sleeps to each start: tokio's timer has millisecond resolution, so an
+/// interval of 200 µs would start the publishes in bursts of five each millisecond, which is
+/// not a steady rate.
 async fn publish_paced<F, Fut>(total: u64, epoch: Instant, mut publish_one: F) -> BenchResult<()>
 where
-    F: FnMut(u64) -> Fut,
+    F: FnMut(u64) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = BenchResult<()>> + Send + 'static,
 {
-    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / LATENCY_RATE));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut in_flight = tokio::task::JoinSet::new();
-    for _ in 0..total {
-        ticker.tick().await;
-        in_flight.spawn(publish_one(epoch.elapsed().as_nanos() as u64));
-    }
-    while let Some(done) = in_flight.join_next().await {
-        done??;
+    let runtime = tokio::runtime::Handle::current();
+    let period = Duration::from_nanos(1_000_000_000 / LATENCY_RATE);
+    let pacer = std::thread::spawn(move || {
+        let started = Instant::now();
+        let mut in_flight = Vec::with_capacity(total as usize);
+        for n in 0..total as u32 {
+            let due = started + period * n;
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            in_flight.push(runtime.spawn(publish_one(epoch.elapsed().as_nanos() as u64)));
+        }
+        in_flight
+    });
+    let in_flight = tokio::task::spawn_blocking(move || pacer.join())
+        .await?
+        .map_err(|_| "the pacing thread panicked")?;
+    for publish in in_flight {
+        publish.await??;
     }
     Ok(())
 }
@@ -597,7 +611,33 @@ fn p50_p99(mut latencies: Vec<Duration>) -> (Duration, Duration) {
     (at(0.5), at(0.99))
 }
 
+/// Publish→subscriber latency, the publishes sent on one PublishStream: how a steady publisher
+/// keeps its requests off the per-call work of unary gRPC (HTTP/2 stream, headers, trailers).
 async fn latency(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
+    latency_of(server, sizes, |client, total, epoch| {
+        tokio::spawn(publish_paced_on_stream(client, total, epoch))
+    })
+    .await
+}
+
+/// The same, each publish a unary call.
+async fn latency_unary(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
+    latency_of(server, sizes, |client, total, epoch| {
+        tokio::spawn(publish_paced(total, epoch, move |sent| {
+            let mut client = client.clone();
+            async move { publish(&mut client, "bench", vec![event(sent, false)]).await }
+        }))
+    })
+    .await
+}
+
+/// Subscribes to the end of the topic, starts `publisher` (given a client, the events to publish
+/// and the epoch of their send times), and times each event's delivery from its send time.
+async fn latency_of(
+    server: &Server,
+    sizes: &Sizes,
+    publisher: impl FnOnce(Client, u64, Instant) -> tokio::task::JoinHandle<BenchResult<()>>,
+) -> BenchResult<Sample> {
     let total = LATENCY_RATE * sizes.latency_secs;
     let epoch = Instant::now();
     let mut client = server.client().await?;
@@ -612,13 +652,7 @@ async fn latency(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
         .await?
         .into_inner();
     stream.message().await?.ok_or("no caught-up response")?;
-    let publisher = {
-        let client = client.clone();
-        tokio::spawn(publish_paced(total, epoch, move |sent| {
-            let mut client = client.clone();
-            async move { publish(&mut client, "bench", vec![event(sent, false)]).await }
-        }))
-    };
+    let publisher = publisher(client, total, epoch);
     let mut latencies = Vec::with_capacity(total as usize);
     while (latencies.len() as u64) < total {
         let response = stream.message().await?.ok_or("stream ended early")?;
@@ -632,6 +666,37 @@ async fn latency(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
     let mut result = sample(server, LATENCY_RATE as f64);
     result.latency = Some(p50_p99(latencies));
     Ok(result)
+}
+
+/// [`publish_paced`] on one PublishStream; returns once every publish is acknowledged.
+async fn publish_paced_on_stream(
+    mut client: Client,
+    total: u64,
+    epoch: Instant,
+) -> BenchResult<()> {
+    let (requests, outgoing) = tokio::sync::mpsc::channel(1024);
+    let mut responses = client
+        .publish_stream(tokio_stream::wrappers::ReceiverStream::new(outgoing))
+        .await?
+        .into_inner();
+    let acknowledged = tokio::spawn(async move {
+        for _ in 0..total {
+            let response = responses.message().await?.ok_or("stream ended early")?;
+            if let Some(pb::publish_stream_response::Outcome::Error(error)) = response.outcome {
+                return Err(format!("publish failed: {}", error.message).into());
+            }
+        }
+        BenchResult::Ok(())
+    });
+    publish_paced(total, epoch, move |sent| {
+        let requests = requests.clone();
+        async move {
+            requests.send(stream_request(sent)).await?;
+            Ok(())
+        }
+    })
+    .await?;
+    acknowledged.await?
 }
 
 async fn fanout(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
@@ -1334,10 +1399,11 @@ async fn main() -> BenchResult<()> {
         jetstream::replay
     );
     workload!(
-        "publish→subscriber latency at 5,000 events/s",
+        "publish→subscriber latency at 5,000 events/s, on one PublishStream",
         latency,
         jetstream::latency
     );
+    workload!("same latency, each publish a unary call", latency_unary);
     workload!(
         "fan-out: 4 live subscribers (events delivered)",
         fanout,
