@@ -352,7 +352,14 @@ pub struct TopicLog {
     /// Held while full key generations are written to their files, so that no two sealings
     /// write the same generation.
     sealing: Arc<Mutex<()>>,
+    /// The newest batch this process appended, if it is at most [`NEWEST_BATCH_MAX_BYTES`]:
+    /// live subscribers read it from here, without the index and the segment file.
+    newest: Arc<Mutex<Option<RecordBatch>>>,
 }
+
+/// The largest newest batch a topic keeps in memory: far above what a live tail commits at a
+/// time, and small enough for every topic to hold one.
+const NEWEST_BATCH_MAX_BYTES: usize = 256 * 1024;
 
 impl TopicLog {
     /// Creates the metadata and empty state of a new topic in `tree`, with a segment directory
@@ -385,6 +392,7 @@ impl TopicLog {
             space,
             dedup: Arc::new(Mutex::new(dedup)),
             sealing: Arc::default(),
+            newest: Arc::default(),
         })
     }
 
@@ -425,6 +433,7 @@ impl TopicLog {
             space,
             dedup: Arc::new(Mutex::new(dedup)),
             sealing: Arc::default(),
+            newest: Arc::default(),
         };
         log.state()?;
         log.restore_unsealed_keys()?;
@@ -754,6 +763,7 @@ impl TopicLog {
             .and_then(|state| Ok((state, writes.finish(self, state)?)));
         match indexed {
             Ok((state, seal_now)) => {
+                self.keep_newest(encoded.bytes);
                 if seal_now {
                     // The events are appended: a key file that cannot be written now only means
                     // their keys stay in memory until a later sealing succeeds.
@@ -769,6 +779,38 @@ impl TopicLog {
                 Err(error)
             }
         }
+    }
+
+    /// Keeps the batch just appended, `bytes`, as the newest one (if it is small enough; else
+    /// keeps none).
+    fn keep_newest(&self, bytes: Vec<u8>) {
+        let batch = (bytes.len() <= NEWEST_BATCH_MAX_BYTES)
+            .then(|| RecordBatch::decode(Bytes::from(bytes)).ok())
+            .flatten();
+        *self.lock_newest() = batch;
+    }
+
+    fn lock_newest(&self) -> MutexGuard<'_, Option<RecordBatch>> {
+        self.newest
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The events from `from` up to `to` (exclusive), if the newest batch holds `from`.
+    fn read_newest(&self, from: u64, to: u64) -> Option<Result<Vec<EncodedEvent>, StoreError>> {
+        let newest = self.lock_newest();
+        let batch = newest
+            .as_ref()
+            .filter(|batch| (batch.base_offset()..batch.end_offset()).contains(&from))?;
+        Some(
+            batch
+                .encoded_from(from)
+                .map(|mut events| {
+                    events.truncate(usize::try_from(to - from).unwrap_or(usize::MAX));
+                    events
+                })
+                .map_err(|source| self.corrupt(batch.base_offset(), source)),
+        )
     }
 
     /// Adds to `writes` every index entry of the record batch `encoded`, stored at `location`,
@@ -956,6 +998,9 @@ impl TopicLog {
         let mut events = Vec::new();
         if from >= to {
             return Ok(events);
+        }
+        if let Some(read) = self.read_newest(from, to) {
+            return read;
         }
         let containing = self.tree.range(batch_key(0)..=batch_key(from)).next_back();
         let start = match containing {
@@ -1287,6 +1332,8 @@ impl TopicLog {
         new_state.bounds.first_offset = new_first;
         batch.insert(STATE_KEY, &new_state.encode()[..]);
         self.tree.apply_batch(batch)?;
+        self.lock_newest()
+            .take_if(|newest| newest.base_offset() < new_first);
         self.mark_unused_segments()?;
         Ok(new_state)
     }
@@ -1512,6 +1559,33 @@ mod tests {
             log.append(state, append(&[keyed(0)])),
             Err(StoreError::Poisoned)
         ));
+    }
+
+    /// The newest batch is read from memory; a trim into it must remove the trimmed events
+    /// from there too.
+    #[test]
+    fn a_trim_into_the_newest_batch_leaves_none_of_its_trimmed_events_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        let log = store
+            .create_topic(TopicName::new("t").unwrap(), test_meta())
+            .unwrap();
+        let events = [keyed(0), keyed(1), keyed(2)];
+        let append = Append {
+            events: &events,
+            time: Timestamp(10),
+            cursors: &[],
+        };
+        let state = log.append(log.state().unwrap(), append).unwrap();
+        let offsets =
+            |events: Vec<EncodedEvent>| events.iter().map(|e| e.offset).collect::<Vec<_>>();
+        assert_eq!(offsets(log.read(1, 3, usize::MAX).unwrap()), [1, 2]);
+        log.trim(state, 2).unwrap();
+        assert!(matches!(
+            log.read(1, 3, usize::MAX),
+            Err(StoreError::Missing { offset: 1, .. })
+        ));
+        assert_eq!(offsets(log.read(2, 3, usize::MAX).unwrap()), [2]);
     }
 
     fn test_meta() -> TopicMeta {
