@@ -368,23 +368,37 @@ impl Writer {
         // Events, and the cursors moved with them, are durable in their segment file once
         // appended; cursors moved without events only in the index.
         let needs_index_sync = barrier || (events.is_empty() && !cursors.is_empty());
+        // Durable once appended, and no earlier commit of the topic left to answer first: the
+        // syncer would only add a hop.
+        let answer_here = !needs_index_sync && self.in_syncer.load(Ordering::Acquire) == 0;
         if !events.is_empty() || !cursors.is_empty() {
             let log = self.log.clone();
             let state = self.state;
             let count = events.len();
+            let requests = prepared.len();
             let bytes: u64 = events.iter().map(|event| event.payload.len() as u64).sum();
             let started = Instant::now();
-            let appended = tokio::task::spawn_blocking(move || {
-                log.append(
+            let (readable_tx, readable) = oneshot::channel();
+            let appending = tokio::task::spawn_blocking(move || {
+                log.append_then(
                     state,
                     Append {
                         events: &events,
                         time,
                         cursors: &cursors,
                     },
+                    |state| {
+                        let _ = readable_tx.send(state);
+                    },
                 )
-            })
-            .await;
+            });
+            // The publishers need nothing from the index entries the append writes after that.
+            if answer_here && let Ok(readable) = readable.await {
+                let prepared = std::mem::take(&mut prepared);
+                self.commit(prepared, readable.bounds.next_offset, false)
+                    .complete(Ok(()));
+            }
+            let appended = appending.await;
             tracing::debug!(count, elapsed = ?started.elapsed(), "appended");
             match appended
                 .map_err(EngineError::from)
@@ -399,9 +413,7 @@ impl Writer {
                     self.instruments.commit_events.record(count as f64);
                     if count > 0 {
                         self.instruments.fsync_seconds.record(started.elapsed());
-                        self.instruments
-                            .fsync_requests
-                            .record(prepared.len() as f64);
+                        self.instruments.fsync_requests.record(requests as f64);
                     }
                 }
                 Err(error) => {
@@ -409,6 +421,8 @@ impl Writer {
                         // Expected while the disk is full; the publishers are told why.
                         tracing::warn!(topic = %self.log.name(), %error, "append refused");
                     } else {
+                        // Publishers answered already keep their events: they are in their
+                        // segment file, which start-up indexes again; the log refuses more.
                         tracing::error!(topic = %self.log.name(), %error, "append failed");
                     }
                     for request in prepared {
@@ -417,7 +431,29 @@ impl Writer {
                     return;
                 }
             }
+            if prepared.is_empty() {
+                return;
+            }
         }
+        let commit = self.commit(prepared, self.state.bounds.next_offset, needs_index_sync);
+        if answer_here {
+            commit.complete(Ok(()));
+            return;
+        }
+        self.in_syncer.fetch_add(1, Ordering::AcqRel);
+        if let Err(mpsc::error::SendError(commit)) = self.commits.send(commit).await {
+            self.in_syncer.fetch_sub(1, Ordering::AcqRel);
+            commit.complete(Err(EngineError::ShuttingDown));
+        }
+    }
+
+    /// The commit answering `prepared`, which ends the log at `next_offset`.
+    fn commit(
+        &self,
+        prepared: Vec<PreparedRequest>,
+        next_offset: u64,
+        needs_index_sync: bool,
+    ) -> Commit {
         let duplicates = prepared
             .iter()
             .flat_map(|request| &request.results)
@@ -426,23 +462,12 @@ impl Writer {
         self.instruments
             .duplicate_events
             .increment(duplicates as u64);
-        let commit = Commit {
+        Commit {
             visible: Arc::clone(&self.visible),
             in_syncer: Arc::clone(&self.in_syncer),
-            next_offset: self.state.bounds.next_offset,
+            next_offset,
             needs_index_sync,
             replies: prepared.into_iter().map(|p| (p.reply, p.results)).collect(),
-        };
-        // Durable already, and no earlier commit of the topic is left to answer first: the
-        // syncer would only add a hop.
-        if !needs_index_sync && self.in_syncer.load(Ordering::Acquire) == 0 {
-            commit.complete(Ok(()));
-            return;
-        }
-        self.in_syncer.fetch_add(1, Ordering::AcqRel);
-        if let Err(mpsc::error::SendError(commit)) = self.commits.send(commit).await {
-            self.in_syncer.fetch_sub(1, Ordering::AcqRel);
-            commit.complete(Err(EngineError::ShuttingDown));
         }
     }
 

@@ -737,6 +737,20 @@ impl TopicLog {
     /// with events are stored in the same record batch, so they are durable and restored with
     /// them; cursors moved without events become durable with the store's next sync.
     pub fn append(&self, state: LogState, append: Append<'_>) -> Result<LogState, StoreError> {
+        self.append_then(state, append, |_| {})
+    }
+
+    /// [`TopicLog::append`], calling `readable` with the new state as soon as the events are
+    /// durable and readable, before they are indexed, if that comes first: when the events
+    /// carry no key versions, move no cursors and fit the newest batch kept in memory. Readers
+    /// get the batch from there until its index entries are written; those of a key's history
+    /// and of cursors are read through the index alone, so they wait for it.
+    pub fn append_then(
+        &self,
+        state: LogState,
+        append: Append<'_>,
+        readable: impl FnOnce(LogState),
+    ) -> Result<LogState, StoreError> {
         let base = state.bounds.next_offset;
         let mut writes = InOrder::default();
         let mut new_state = state;
@@ -751,6 +765,19 @@ impl TopicLog {
         let encoded = RecordBatch::encode_indexed(base, append.time, append.events, append.cursors);
         self.space.check(encoded.bytes.len() as u64)?;
         let location = self.segments.append(&encoded.bytes)?;
+        let read_before_indexed = append.cursors.is_empty()
+            && append
+                .events
+                .iter()
+                .all(|event| event.key_version.is_none())
+            && self.keep_newest(&encoded.bytes);
+        if read_before_indexed {
+            let mut readable_state = state;
+            readable_state.bounds.next_offset = base + append.events.len() as u64;
+            readable_state.bounds.size_bytes += u64::from(location.len);
+            readable_state.last_time = append.time;
+            readable(readable_state);
+        }
         let indexed = self
             .index_batch(
                 &mut writes,
@@ -763,7 +790,9 @@ impl TopicLog {
             .and_then(|state| Ok((state, writes.finish(self, state)?)));
         match indexed {
             Ok((state, seal_now)) => {
-                self.keep_newest(encoded.bytes);
+                if !read_before_indexed {
+                    self.keep_newest(&encoded.bytes);
+                }
                 if seal_now {
                     // The events are appended: a key file that cannot be written now only means
                     // their keys stay in memory until a later sealing succeeds.
@@ -781,13 +810,15 @@ impl TopicLog {
         }
     }
 
-    /// Keeps the batch just appended, `bytes`, as the newest one (if it is small enough; else
-    /// keeps none).
-    fn keep_newest(&self, bytes: Vec<u8>) {
+    /// Keeps the batch just appended, `bytes`, as the newest one if it is small enough (else
+    /// keeps none); returns whether it did.
+    fn keep_newest(&self, bytes: &[u8]) -> bool {
         let batch = (bytes.len() <= NEWEST_BATCH_MAX_BYTES)
-            .then(|| RecordBatch::decode(Bytes::from(bytes)).ok())
+            .then(|| RecordBatch::decode(Bytes::copy_from_slice(bytes)).ok())
             .flatten();
+        let kept = batch.is_some();
         *self.lock_newest() = batch;
+        kept
     }
 
     fn lock_newest(&self) -> MutexGuard<'_, Option<RecordBatch>> {
@@ -1225,7 +1256,12 @@ impl TopicLog {
         let end = vec![TIME_PREFIX + 1];
         match self.tree.range(from..end).next() {
             Some(entry) => Ok(decode_key_u64(&entry?.0, 9)),
-            None => Ok(None),
+            // The newest batch may be readable before its time-index entry is written.
+            None => Ok(self
+                .lock_newest()
+                .as_ref()
+                .filter(|newest| newest.append_time() >= time)
+                .map(RecordBatch::base_offset)),
         }
     }
 
@@ -1586,6 +1622,40 @@ mod tests {
             Err(StoreError::Missing { offset: 1, .. })
         ));
         assert_eq!(offsets(log.read(2, 3, usize::MAX).unwrap()), [2]);
+    }
+
+    /// What a publisher is told once its events are readable, before they are indexed, a
+    /// reader must already find: by offset and by time.
+    #[test]
+    fn events_readable_before_their_index_entries_are_found_by_offset_and_by_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        let log = store
+            .create_topic(TopicName::new("t").unwrap(), test_meta())
+            .unwrap();
+        let first = [keyed(0)];
+        let append = |events, time| Append {
+            events,
+            time: Timestamp(time),
+            cursors: &[],
+        };
+        let state = log
+            .append(log.state().unwrap(), append(&first, 10))
+            .unwrap();
+        let second = [keyed(1), keyed(2)];
+        let mut seen = None;
+        log.append_then(state, append(&second, 20), |readable| {
+            let events = log
+                .read(0, readable.bounds.next_offset, usize::MAX)
+                .unwrap();
+            let mut offsets: Vec<u64> = events.iter().map(|e| e.offset).collect();
+            let rest = log.read(offsets.len() as u64, 3, usize::MAX).unwrap();
+            offsets.extend(rest.iter().map(|e| e.offset));
+            seen = Some((offsets, log.offset_at_time(Timestamp(15)).unwrap()));
+        })
+        .unwrap();
+        assert_eq!(seen, Some((vec![0, 1, 2], Some(1))));
+        assert_eq!(log.offset_at_time(Timestamp(15)).unwrap(), Some(1));
     }
 
     fn test_meta() -> TopicMeta {
