@@ -79,8 +79,7 @@ impl pb::event_stream_service_server::EventStreamService for EventStreamApi {
         }))
     }
 
-    type PublishStreamStream =
-        tokio_stream::wrappers::ReceiverStream<Result<pb::PublishStreamResponse, Status>>;
+    type PublishStreamStream = publish_stream::Responses;
 
     async fn publish_stream(
         &self,

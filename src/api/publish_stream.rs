@@ -1,15 +1,17 @@
 //! PublishStream: pipelined publishing over one bidirectional stream.
 //!
 //! A reader task validates each incoming request and submits it to the engine, which fixes its
-//! place in the log at once; a responder task awaits the submitted appends in order and sends one
-//! response each. The channel between them bounds how many requests a stream has in flight, so a
-//! client that sends faster than the disk syncs is slowed by gRPC flow control.
+//! place in the log at once; the response stream awaits the submitted appends in order and
+//! yields one response each (as the call's own task polls it: no task in between to wake). The
+//! channel between them bounds how many requests a stream has in flight, so a client that sends
+//! faster than the disk syncs is slowed by gRPC flow control.
 
+use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
-use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Status, Streaming};
 use tracing::Instrument;
 
@@ -19,8 +21,9 @@ use crate::engine::{Broker, PendingAppend};
 
 /// Requests one stream may have submitted but not yet answered.
 const MAX_IN_FLIGHT: usize = 1024;
-/// Responses buffered for a slow reader.
-const RESPONSE_BUFFER: usize = 64;
+
+/// The responses of one PublishStream call, in request order.
+pub type Responses = Pin<Box<dyn Stream<Item = Result<pb::PublishStreamResponse, Status>> + Send>>;
 
 /// A request's outcome as far as it is known when the request is read.
 enum Submitted {
@@ -28,22 +31,24 @@ enum Submitted {
     Rejected(Status),
 }
 
-/// Starts the reader and responder tasks of one PublishStream call by `caller`, whose
-/// permission is checked per request: each may name another topic.
+/// Starts the reader task of one PublishStream call by `caller`, whose permission is checked
+/// per request (each may name another topic); returns the call's responses.
 pub(super) fn serve(
     broker: Arc<Broker>,
     caller: Caller,
     max_event_bytes: usize,
     requests: Streaming<pb::PublishStreamRequest>,
-) -> ReceiverStream<Result<pb::PublishStreamResponse, Status>> {
+) -> Responses {
     let (submitted_tx, submitted_rx) = mpsc::channel(MAX_IN_FLIGHT);
-    let (responses_tx, responses_rx) = mpsc::channel(RESPONSE_BUFFER);
-    // In the call's span, so whatever they log is attributed to it.
+    // In the call's span, so whatever it logs is attributed to it.
     tokio::spawn(
         read_requests(broker, caller, max_event_bytes, requests, submitted_tx).in_current_span(),
     );
-    tokio::spawn(answer_in_order(submitted_rx, responses_tx).in_current_span());
-    ReceiverStream::new(responses_rx)
+    Box::pin(
+        ReceiverStream::new(submitted_rx)
+            .then(answer)
+            .map_while(|response| response),
+    )
 }
 
 /// Who ended the request stream.
@@ -97,33 +102,29 @@ async fn submit(
     Ok(broker.submit(&topic, publication).await?)
 }
 
-async fn answer_in_order(
-    mut submitted: mpsc::Receiver<Result<Submitted, Ended>>,
-    responses: mpsc::Sender<Result<pb::PublishStreamResponse, Status>>,
-) {
+/// The response to the next submitted request, once its outcome is known; `None` when the
+/// client ended its side, which ends the responses.
+async fn answer(
+    next: Result<Submitted, Ended>,
+) -> Option<Result<pb::PublishStreamResponse, Status>> {
     use pb::publish_stream_response::Outcome;
-    while let Some(next) = submitted.recv().await {
-        let response = match next {
-            Ok(Submitted::Accepted(pending)) => match pending.outcome().await {
-                Ok(results) => Ok(Outcome::Response(pb::PublishResponse {
-                    results: results.into_iter().map(Into::into).collect(),
-                })),
-                Err(error) => Ok(Outcome::Error(Status::from(error).into())),
-            },
-            Ok(Submitted::Rejected(status)) => Ok(Outcome::Error(status.into())),
-            Err(Ended::Shutdown) => Err(Status::unavailable(
-                "the server is shutting down; send the unanswered requests again after reconnecting",
-            )),
-            Err(Ended::Transport(status)) => Err(status),
-            Err(Ended::Client) => return,
-        };
-        let response = response.map(|outcome| pb::PublishStreamResponse {
-            outcome: Some(outcome),
-        });
-        if responses.send(response).await.is_err() {
-            return;
-        }
-    }
+    let response = match next {
+        Ok(Submitted::Accepted(pending)) => match pending.outcome().await {
+            Ok(results) => Ok(Outcome::Response(pb::PublishResponse {
+                results: results.into_iter().map(Into::into).collect(),
+            })),
+            Err(error) => Ok(Outcome::Error(Status::from(error).into())),
+        },
+        Ok(Submitted::Rejected(status)) => Ok(Outcome::Error(status.into())),
+        Err(Ended::Shutdown) => Err(Status::unavailable(
+            "the server is shutting down; send the unanswered requests again after reconnecting",
+        )),
+        Err(Ended::Transport(status)) => Err(status),
+        Err(Ended::Client) => return None,
+    };
+    Some(response.map(|outcome| pb::PublishStreamResponse {
+        outcome: Some(outcome),
+    }))
 }
 
 impl From<Status> for pb::PublishError {
