@@ -1575,10 +1575,7 @@ mod tests {
     #[test]
     fn an_append_that_cannot_be_indexed_refuses_every_later_append() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
-        let log = store
-            .create_topic(TopicName::new("t").unwrap(), test_meta())
-            .unwrap();
+        let (_store, log) = topic_t(&dir, StoreOptions::default());
         let state = log.state().unwrap();
         // Indexing derives the key's entry from the event's id, which must be a UUID.
         let unindexable = [Event {
@@ -1602,10 +1599,7 @@ mod tests {
     #[test]
     fn a_trim_into_the_newest_batch_leaves_none_of_its_trimmed_events_readable() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
-        let log = store
-            .create_topic(TopicName::new("t").unwrap(), test_meta())
-            .unwrap();
+        let (_store, log) = topic_t(&dir, StoreOptions::default());
         let events = [keyed(0), keyed(1), keyed(2)];
         let append = Append {
             events: &events,
@@ -1629,10 +1623,7 @@ mod tests {
     #[test]
     fn events_readable_before_their_index_entries_are_found_by_offset_and_by_time() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
-        let log = store
-            .create_topic(TopicName::new("t").unwrap(), test_meta())
-            .unwrap();
+        let (_store, log) = topic_t(&dir, StoreOptions::default());
         let first = [keyed(0)];
         let append = |events, time| Append {
             events,
@@ -1658,6 +1649,15 @@ mod tests {
         assert_eq!(log.offset_at_time(Timestamp(15)).unwrap(), Some(1));
     }
 
+    /// A store in `dir` opened with `options`, and its new topic "t".
+    fn topic_t(dir: &tempfile::TempDir, options: StoreOptions) -> (Store, TopicLog) {
+        let store = Store::open(dir.path(), options).unwrap();
+        let log = store
+            .create_topic(TopicName::new("t").unwrap(), test_meta())
+            .unwrap();
+        (store, log)
+    }
+
     fn test_meta() -> TopicMeta {
         TopicMeta {
             config: TopicConfig {
@@ -1681,10 +1681,7 @@ mod tests {
             dedup_generation_keys: 2,
             ..StoreOptions::default()
         };
-        let store = Store::open(dir.path(), options).unwrap();
-        let log = store
-            .create_topic(TopicName::new("t").unwrap(), test_meta())
-            .unwrap();
+        let (_store, log) = topic_t(&dir, options);
         let mut state = log.state().unwrap();
         for offset in 0..4 {
             let events = [keyed(offset)];
