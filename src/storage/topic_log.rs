@@ -772,11 +772,12 @@ impl TopicLog {
                 .all(|event| event.key_version.is_none())
             && self.keep_newest(&encoded.bytes);
         if read_before_indexed {
-            let mut readable_state = state;
-            readable_state.bounds.next_offset = base + append.events.len() as u64;
-            readable_state.bounds.size_bytes += u64::from(location.len);
-            readable_state.last_time = append.time;
-            readable(readable_state);
+            readable(state_after(
+                state,
+                append.events.len(),
+                location,
+                append.time,
+            ));
         }
         let indexed = self
             .index_batch(
@@ -877,11 +878,7 @@ impl TopicLog {
             // its rate in sled.
             writes.insert(offset_key(BATCH_KEYS_PREFIX, base), []);
         }
-        let mut new_state = state;
-        new_state.bounds.next_offset = base + events.len() as u64;
-        new_state.bounds.size_bytes += u64::from(location.len);
-        new_state.last_time = time;
-        Ok(new_state)
+        Ok(state_after(state, events.len(), location, time))
     }
 
     /// Indexes the batches in the segment files that the index does not hold yet: appended
@@ -1499,6 +1496,16 @@ struct StoredBatch {
     base: u64,
     stored_len: u64,
     batch: RecordBatch,
+}
+
+/// The log's state once a batch of `count` events, stored at `location`, appended at `time`,
+/// follows `state`.
+fn state_after(state: LogState, count: usize, location: Location, time: Timestamp) -> LogState {
+    let mut after = state;
+    after.bounds.next_offset += count as u64;
+    after.bounds.size_bytes += u64::from(location.len);
+    after.last_time = time;
+    after
 }
 
 fn bad_location() -> BatchError {
