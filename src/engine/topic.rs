@@ -394,6 +394,9 @@ impl Writer {
             });
             // The publishers need nothing from the index entries the append writes after that.
             if answer_here && let Ok(readable) = readable.await {
+                // GetTopic after the answer must count the events it acknowledged.
+                self.size_bytes
+                    .store(readable.bounds.size_bytes, Ordering::Relaxed);
                 let prepared = std::mem::take(&mut prepared);
                 self.commit(prepared, readable.bounds.next_offset, false)
                     .complete(Ok(()));
