@@ -170,7 +170,7 @@ fn check_decoded_batch(data: &[u8], batch: &RecordBatch) {
                 .expect("a decoded batch's cursor moves parse");
             let reencoded =
                 RecordBatch::encode_indexed(base, batch.append_time(), &events, &moves).bytes;
-            let again = RecordBatch::decode(Bytes::from(reencoded)).expect("re-encoded decodes");
+            let again = RecordBatch::decode(reencoded).expect("re-encoded decodes");
             assert_eq!(again.events_from(0).expect("decodes"), events);
             assert_eq!(again.cursor_moves().expect("re-encoded moves parse"), moves);
         }
@@ -182,7 +182,7 @@ fn check_decoded_batch(data: &[u8], batch: &RecordBatch) {
 
     let copied = RecordBatch::encode_encoded(base, batch.append_time(), &encoded);
     check_spans(&copied, encoded.iter().map(|event| &event.bytes[..]));
-    let again = RecordBatch::decode(Bytes::from(copied.bytes)).expect("re-encoded batch decodes");
+    let again = RecordBatch::decode(copied.bytes).expect("re-encoded batch decodes");
     assert_eq!((again.base_offset(), again.end_offset()), (base, end));
     assert_eq!(again.append_time(), batch.append_time());
     assert_eq!(again.encoded_from(0).expect("records parse"), encoded);
@@ -239,7 +239,7 @@ pub fn record_batch_roundtrip(
     let count = u64::try_from(events.len()).expect("fits");
     match base_offset.checked_add(count) {
         Some(end) => {
-            let batch = RecordBatch::decode(Bytes::from(stored.clone())).expect("valid batch");
+            let batch = RecordBatch::decode(stored.clone()).expect("valid batch");
             assert_eq!(
                 (batch.base_offset(), batch.end_offset()),
                 (base_offset, end)
@@ -258,12 +258,12 @@ pub fn record_batch_roundtrip(
         }
         // An end offset past u64::MAX cannot be represented, so no reader may accept the batch.
         None => assert!(matches!(
-            RecordBatch::decode(Bytes::from(stored.clone())),
+            RecordBatch::decode(stored.clone()),
             Err(BatchError::Malformed(_))
         )),
     }
     let bit = flip % (stored.len() * 8);
-    let mut damaged = stored;
+    let mut damaged = stored.to_vec();
     damaged[bit / 8] ^= 1 << (bit % 8);
     let version = damaged[0];
     let result = RecordBatch::decode(Bytes::from(damaged));

@@ -950,7 +950,8 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
                     (CursorName::new("c").expect("valid"), u64::MAX),
                 ],
             )
-            .bytes,
+            .bytes
+            .to_vec(),
         ),
         (
             "record_batch",

@@ -73,7 +73,9 @@ pub struct RecordBatch {
 impl RecordBatch {
     /// Encodes `events` (whose offsets must run from `base_offset` up by one) as a batch.
     pub fn encode(base_offset: u64, append_time: Timestamp, events: &[Event]) -> Vec<u8> {
-        Self::encode_indexed(base_offset, append_time, events, &[]).bytes
+        Self::encode_indexed(base_offset, append_time, events, &[])
+            .bytes
+            .into()
     }
 
     /// [`RecordBatch::encode`] with the cursors the same publish moves, also telling where each
@@ -251,7 +253,7 @@ impl RecordBatch {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodedBatch {
     /// The batch.
-    pub bytes: Vec<u8>,
+    pub bytes: Bytes,
     /// Where each event's encoding lies in `bytes`, in offset order: a key index can point at
     /// one event without the batch being read whole.
     pub spans: Vec<std::ops::Range<usize>>,
@@ -302,7 +304,29 @@ fn encode_records(
     }
     let crc = crc32c::crc32c(&out[5..]);
     out[1..5].copy_from_slice(&crc.to_le_bytes());
-    EncodedBatch { bytes: out, spans }
+    EncodedBatch {
+        bytes: out.into(),
+        spans,
+    }
+}
+
+impl EncodedBatch {
+    /// The batch as [`RecordBatch::decode`] would return it, sharing its bytes, without the
+    /// checks that stored bytes need: this build wrote them a moment ago.
+    pub fn batch(&self) -> RecordBatch {
+        let mut header = &self.bytes[1 + 4 + 4..HEADER_LEN];
+        let base_offset = header.get_u64_le();
+        let count = header.get_u32_le();
+        let append_time = Timestamp(header.get_u64_le());
+        let records_end = self.spans.last().map_or(HEADER_LEN, |span| span.end);
+        RecordBatch {
+            base_offset,
+            count,
+            append_time,
+            records: self.bytes.slice(HEADER_LEN..records_end),
+            cursor_moves: self.bytes.slice(records_end..),
+        }
+    }
 }
 
 /// Checks that `moves` splits into whole cursor moves naming valid cursors.
@@ -532,10 +556,26 @@ mod tests {
             None
         );
         assert_eq!(RecordBatch::stored_len(&[0; HEADER_LEN]), None);
-        let batch = RecordBatch::decode(Bytes::from(encoded.bytes.clone())).unwrap();
+        let batch = RecordBatch::decode(encoded.bytes.clone()).unwrap();
         assert_eq!(batch.spans().unwrap(), encoded.spans);
         assert_eq!(batch.cursor_moves().unwrap(), cursor_moves());
         assert_eq!(batch.events_from(0).unwrap(), events);
+    }
+
+    #[test]
+    fn an_encoded_batch_reads_as_its_decoding() {
+        for moves in [vec![], cursor_moves()] {
+            for events in [events(3, 4), vec![]] {
+                let encoded = RecordBatch::encode_indexed(3, Timestamp(9), &events, &moves);
+                let decoded = RecordBatch::decode(encoded.bytes.clone()).unwrap();
+                let read = encoded.batch();
+                assert_eq!(read.base_offset(), decoded.base_offset());
+                assert_eq!(read.end_offset(), decoded.end_offset());
+                assert_eq!(read.append_time(), decoded.append_time());
+                assert_eq!(read.records, decoded.records);
+                assert_eq!(read.cursor_moves, decoded.cursor_moves);
+            }
+        }
     }
 
     fn cursor_moves() -> Vec<(CursorName, u64)> {
@@ -567,7 +607,9 @@ mod tests {
     #[test]
     fn a_move_naming_an_invalid_cursor_is_refused() {
         let mut stored =
-            RecordBatch::encode_indexed(0, Timestamp(1), &events(0, 1), &cursor_moves()).bytes;
+            RecordBatch::encode_indexed(0, Timestamp(1), &events(0, 1), &cursor_moves())
+                .bytes
+                .to_vec();
         // The first move's name, before its position and the whole second move.
         let at = stored.len() - (1 + 249 + 8) - 8 - "projector".len();
         stored[at] = b'/';
@@ -584,7 +626,7 @@ mod tests {
         let stored =
             RecordBatch::encode_indexed(0, Timestamp(1), &events(0, 3), &cursor_moves()).bytes;
         for bit in 0..stored.len() * 8 {
-            let mut damaged = stored.clone();
+            let mut damaged = stored.to_vec();
             damaged[bit / 8] ^= 1 << (bit % 8);
             assert!(
                 RecordBatch::decode(Bytes::from(damaged)).is_err(),
@@ -611,7 +653,7 @@ mod tests {
         }
         let stored =
             RecordBatch::encode_indexed(3, Timestamp(1), &events(3, 4), &cursor_moves()).bytes;
-        let batch = RecordBatch::decode(Bytes::from(stored)).unwrap();
+        let batch = RecordBatch::decode(stored).unwrap();
         let frame = Frame::decode(batch.records.clone()).unwrap();
         assert_eq!(frame.events, events(3, 4));
     }

@@ -770,7 +770,7 @@ impl TopicLog {
                 .events
                 .iter()
                 .all(|event| event.key_version.is_none())
-            && self.keep_newest(&encoded.bytes);
+            && self.keep_newest(&encoded);
         if read_before_indexed {
             readable(state_after(
                 state,
@@ -792,7 +792,7 @@ impl TopicLog {
         match indexed {
             Ok((state, seal_now)) => {
                 if !read_before_indexed {
-                    self.keep_newest(&encoded.bytes);
+                    self.keep_newest(&encoded);
                 }
                 if seal_now {
                     // The events are appended: a key file that cannot be written now only means
@@ -811,12 +811,10 @@ impl TopicLog {
         }
     }
 
-    /// Keeps the batch just appended, `bytes`, as the newest one if it is small enough (else
+    /// Keeps the batch just appended, `encoded`, as the newest one if it is small enough (else
     /// keeps none); returns whether it did.
-    fn keep_newest(&self, bytes: &[u8]) -> bool {
-        let batch = (bytes.len() <= NEWEST_BATCH_MAX_BYTES)
-            .then(|| RecordBatch::decode(Bytes::copy_from_slice(bytes)).ok())
-            .flatten();
+    fn keep_newest(&self, encoded: &EncodedBatch) -> bool {
+        let batch = (encoded.bytes.len() <= NEWEST_BATCH_MAX_BYTES).then(|| encoded.batch());
         let kept = batch.is_some();
         *self.lock_newest() = batch;
         kept
@@ -892,7 +890,7 @@ impl TopicLog {
             let events = stored.events_from(0).map_err(damaged)?;
             let cursor_moves = stored.cursor_moves().map_err(damaged)?;
             let encoded = EncodedBatch {
-                bytes: bytes.to_vec(),
+                bytes,
                 spans: stored.spans().map_err(damaged)?,
             };
             let mut writes = InOrder::default();
