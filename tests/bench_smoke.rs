@@ -7,11 +7,15 @@ use std::time::Duration;
 async fn benchmark_smoke_run_prints_every_row() {
     let (status, stdout, stderr) = run_bench(&["--smoke"]).await;
     assert!(status.success(), "benchmark failed: {stdout}\n{stderr}");
-    assert_eq!(
-        table_rows(&stdout).len(),
-        14,
-        "expected one row per workload:\n{stdout}"
-    );
+    let rows = table_rows(&stdout);
+    assert_eq!(rows.len(), 14, "expected one row per workload:\n{stdout}");
+    for row in rows {
+        let notes = row.last().copied().unwrap_or_default();
+        assert!(
+            notes.contains("server CPU") && notes.contains("µs/event"),
+            "no server CPU per event in {row:?}"
+        );
+    }
 }
 
 /// The workload rows of the printed table, split into trimmed cells.

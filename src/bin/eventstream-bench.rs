@@ -111,6 +111,8 @@ struct Sample {
     latency: Option<(Duration, Duration)>,
     peak_rss: u64,
     disk_per_event: Option<f64>,
+    /// Server CPU time per event, in µs: steadier than the rate on a machine whose speed drifts.
+    cpu_micros_per_event: Option<f64>,
 }
 
 /// A server child process on a fresh data directory.
@@ -118,6 +120,63 @@ struct Server {
     child: tokio::process::Child,
     addr: String,
     data_dir: tempfile::TempDir,
+    cpu: CpuMeter,
+}
+
+/// A process's CPU time over a workload's measured phase.
+struct CpuMeter {
+    pid: Option<u32>,
+    /// When the measured phase began, and the CPU time the process had used by then.
+    mark: std::sync::Mutex<(Instant, Duration)>,
+}
+
+impl CpuMeter {
+    /// Measures `process` from now on.
+    fn new(process: &tokio::process::Child) -> Self {
+        let pid = process.id();
+        Self {
+            pid,
+            mark: std::sync::Mutex::new((
+                Instant::now(),
+                pid.and_then(cpu_time).unwrap_or_default(),
+            )),
+        }
+    }
+
+    /// Starts the measured phase now: what a workload did to set up before it does not count.
+    fn mark(&self) {
+        let now = (
+            Instant::now(),
+            self.pid.and_then(cpu_time).unwrap_or_default(),
+        );
+        *self
+            .mark
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = now;
+    }
+
+    /// The CPU time per event since the mark, in µs, for a phase that ran at `events_per_sec`.
+    fn micros_per_event(&self, events_per_sec: f64) -> Option<f64> {
+        let (since, used_before) = *self
+            .mark
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let used = cpu_time(self.pid?)?.checked_sub(used_before)?;
+        let events = events_per_sec * since.elapsed().as_secs_f64();
+        (events > 0.0).then(|| used.as_secs_f64() * 1e6 / events)
+    }
+}
+
+/// The CPU time (user and system) process `pid` has used, from /proc.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name, which may hold spaces: the state (field 3) on; utime is field 14,
+    // stime 15, both in clock ticks.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let ticks_per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (ticks_per_sec > 0).then(|| Duration::from_secs_f64(ticks as f64 / ticks_per_sec as f64))
 }
 
 impl Server {
@@ -150,6 +209,7 @@ impl Server {
         };
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Ok(Self {
+            cpu: CpuMeter::new(&child),
             child,
             addr,
             data_dir,
@@ -402,6 +462,7 @@ async fn key_read(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
     }
     let mut client = server.client().await?;
     let mut latencies = Vec::with_capacity(READS);
+    server.cpu.mark();
     let started = Instant::now();
     for _ in 0..READS {
         let key = format!("account-{}", fastrand::u64(..keys));
@@ -561,6 +622,7 @@ async fn batched_keyed(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
 
 async fn replay(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
     publish_concurrently(server, "bench", sizes.replay, 8, 100, false).await?;
+    server.cpu.mark();
     let elapsed = consume(server.client().await?, "bench".into(), sizes.replay, false).await?;
     let mut result = sample(server, rate(sizes.replay, elapsed));
     result.disk_per_event = Some(server.disk_bytes() as f64 / sizes.replay as f64);
@@ -731,6 +793,7 @@ async fn consumer_group(server: &Server, sizes: &Sizes) -> BenchResult<Sample> {
     publish_concurrently(server, "bench", sizes.group, 8, 100, false).await?;
     let confirmed = Arc::new(AtomicU64::new(0));
     let done = tokio_util::sync::CancellationToken::new();
+    server.cpu.mark();
     let started = Instant::now();
     let mut members = Vec::new();
     for _ in 0..MEMBERS {
@@ -792,6 +855,7 @@ fn sample(server: &Server, events_per_sec: f64) -> Sample {
         latency: None,
         peak_rss: peak_rss(&server.child),
         disk_per_event: None,
+        cpu_micros_per_event: server.cpu.micros_per_event(events_per_sec),
     }
 }
 
@@ -812,6 +876,8 @@ struct Summary {
     /// Median p50 and p99 latency in µs, where the workload measures latency.
     latency_micros: Option<(f64, f64)>,
     disk_per_event: Option<f64>,
+    /// Median server CPU time per event, in µs.
+    cpu_micros_per_event: Option<f64>,
 }
 
 impl Summary {
@@ -835,18 +901,30 @@ impl Summary {
                 / (1024.0 * 1024.0),
             latency_micros,
             disk_per_event: samples.iter().find_map(|s| s.disk_per_event),
+            cpu_micros_per_event: samples
+                .iter()
+                .map(|s| s.cpu_micros_per_event)
+                .collect::<Option<Vec<_>>>()
+                .map(|cpu| median_range(cpu).0),
         }
     }
 
-    /// The workload's own measure besides the rate, if any.
+    /// The workload's own measure besides the rate, if any, and the server's CPU per event.
     fn notes(&self) -> String {
-        if let Some(disk) = self.disk_per_event {
-            format!("{disk:.0} B on disk per event")
-        } else if let Some((p50, p99)) = self.latency_micros {
-            format!("p50 {p50:.0} µs, p99 {p99:.0} µs")
+        let measure = if let Some(disk) = self.disk_per_event {
+            Some(format!("{disk:.0} B on disk per event"))
         } else {
-            String::new()
-        }
+            self.latency_micros
+                .map(|(p50, p99)| format!("p50 {p50:.0} µs, p99 {p99:.0} µs"))
+        };
+        let cpu = self
+            .cpu_micros_per_event
+            .map(|cpu| format!("server CPU {cpu:.1} µs/event"));
+        [measure, cpu]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -877,7 +955,7 @@ mod jetstream {
     use tokio_stream::StreamExt;
 
     use super::{
-        BenchResult, LATENCY_RATE, Sample, Sizes, Summary, dir_size, p50_p99, payload,
+        BenchResult, CpuMeter, LATENCY_RATE, Sample, Sizes, Summary, dir_size, p50_p99, payload,
         payload_sequence, peak_rss, publish_paced, rate,
     };
 
@@ -916,6 +994,7 @@ mod jetstream {
         child: tokio::process::Child,
         url: String,
         store_dir: tempfile::TempDir,
+        cpu: CpuMeter,
     }
 
     impl NatsServer {
@@ -952,6 +1031,7 @@ mod jetstream {
             tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
             let address = address.ok_or("nats-server did not log its client address")?;
             let server = Self {
+                cpu: CpuMeter::new(&child),
                 child,
                 url: format!("nats://{address}"),
                 store_dir,
@@ -966,6 +1046,7 @@ mod jetstream {
                     ..Default::default()
                 })
                 .await?;
+            server.cpu.mark();
             Ok(server)
         }
 
@@ -981,6 +1062,7 @@ mod jetstream {
             latency: None,
             peak_rss: peak_rss(&server.child),
             disk_per_event: None,
+            cpu_micros_per_event: server.cpu.micros_per_event(events_per_sec),
         }
     }
 
@@ -1156,6 +1238,7 @@ mod jetstream {
     pub async fn replay(server: &NatsServer, sizes: &Sizes) -> BenchResult<Sample> {
         publish_concurrently(server, sizes.replay, false).await?;
         let js = server.connect().await?;
+        server.cpu.mark();
         let started = Instant::now();
         receive(
             unacked_messages(&js, DeliverPolicy::All).await?,
@@ -1237,6 +1320,7 @@ mod jetstream {
             .await?;
         let confirmed = Arc::new(AtomicU64::new(0));
         let done = tokio_util::sync::CancellationToken::new();
+        server.cpu.mark();
         let started = Instant::now();
         let mut workers = JoinSet::new();
         for _ in 0..WORKERS {
