@@ -111,8 +111,9 @@ struct Sample {
     latency: Option<(Duration, Duration)>,
     peak_rss: u64,
     disk_per_event: Option<f64>,
-    /// Server CPU time per event, in µs: steadier than the rate on a machine whose speed drifts.
-    cpu_micros_per_event: Option<f64>,
+    /// Server and client CPU time per event, in µs: steadier than the rate on a machine whose
+    /// speed drifts, and they tell what a faster rate would take of its cores.
+    cpu_micros_per_event: Option<(f64, f64)>,
 }
 
 /// A server child process on a fresh data directory.
@@ -123,47 +124,67 @@ struct Server {
     cpu: CpuMeter,
 }
 
-/// A process's CPU time over a workload's measured phase.
+/// The CPU time a server and this benchmark (its clients) use over a workload's measured phase.
 struct CpuMeter {
-    pid: Option<u32>,
-    /// When the measured phase began, and the CPU time the process had used by then.
-    mark: std::sync::Mutex<(Instant, Duration)>,
+    server: Option<u32>,
+    /// When the measured phase began, and the CPU time each process had used by then.
+    mark: std::sync::Mutex<(Instant, CpuUse)>,
+}
+
+/// CPU time used by the server and by this benchmark.
+#[derive(Clone, Copy, Default)]
+struct CpuUse {
+    server: Duration,
+    client: Duration,
 }
 
 impl CpuMeter {
-    /// Measures `process` from now on.
-    fn new(process: &tokio::process::Child) -> Self {
-        let pid = process.id();
-        Self {
-            pid,
-            mark: std::sync::Mutex::new((
-                Instant::now(),
-                pid.and_then(cpu_time).unwrap_or_default(),
-            )),
-        }
+    /// Measures `server` and this process from now on.
+    fn new(server: &tokio::process::Child) -> Self {
+        let meter = Self {
+            server: server.id(),
+            mark: std::sync::Mutex::new((Instant::now(), CpuUse::default())),
+        };
+        meter.mark();
+        meter
+    }
+
+    /// The CPU time both processes used so far; `None` if /proc cannot tell.
+    fn used(&self) -> Option<CpuUse> {
+        Some(CpuUse {
+            server: cpu_time(self.server?)?,
+            client: cpu_time(std::process::id())?,
+        })
     }
 
     /// Starts the measured phase now: what a workload did to set up before it does not count.
     fn mark(&self) {
-        let now = (
-            Instant::now(),
-            self.pid.and_then(cpu_time).unwrap_or_default(),
-        );
+        let now = (Instant::now(), self.used().unwrap_or_default());
         *self
             .mark
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = now;
     }
 
-    /// The CPU time per event since the mark, in µs, for a phase that ran at `events_per_sec`.
-    fn micros_per_event(&self, events_per_sec: f64) -> Option<f64> {
-        let (since, used_before) = *self
+    /// The CPU time per event since the mark, in µs, of the server and of the clients, for a
+    /// phase that ran at `events_per_sec`.
+    fn micros_per_event(&self, events_per_sec: f64) -> Option<(f64, f64)> {
+        let (since, before) = *self
             .mark
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let used = cpu_time(self.pid?)?.checked_sub(used_before)?;
+        let now = self.used()?;
         let events = events_per_sec * since.elapsed().as_secs_f64();
-        (events > 0.0).then(|| used.as_secs_f64() * 1e6 / events)
+        let per_event = |now: Duration, before: Duration| {
+            Some(now.checked_sub(before)?.as_secs_f64() * 1e6 / events)
+        };
+        if events <= 0.0 {
+            return None;
+        }
+        Some((
+            per_event(now.server, before.server)?,
+            per_event(now.client, before.client)?,
+        ))
     }
 }
 
@@ -876,8 +897,8 @@ struct Summary {
     /// Median p50 and p99 latency in µs, where the workload measures latency.
     latency_micros: Option<(f64, f64)>,
     disk_per_event: Option<f64>,
-    /// Median server CPU time per event, in µs.
-    cpu_micros_per_event: Option<f64>,
+    /// Median server and client CPU time per event, in µs.
+    cpu_micros_per_event: Option<(f64, f64)>,
 }
 
 impl Summary {
@@ -905,7 +926,12 @@ impl Summary {
                 .iter()
                 .map(|s| s.cpu_micros_per_event)
                 .collect::<Option<Vec<_>>>()
-                .map(|cpu| median_range(cpu).0),
+                .map(|cpu| {
+                    (
+                        median_range(cpu.iter().map(|c| c.0).collect()).0,
+                        median_range(cpu.iter().map(|c| c.1).collect()).0,
+                    )
+                }),
         }
     }
 
@@ -917,9 +943,9 @@ impl Summary {
             self.latency_micros
                 .map(|(p50, p99)| format!("p50 {p50:.0} µs, p99 {p99:.0} µs"))
         };
-        let cpu = self
-            .cpu_micros_per_event
-            .map(|cpu| format!("server CPU {cpu:.1} µs/event"));
+        let cpu = self.cpu_micros_per_event.map(|(server, client)| {
+            format!("CPU µs/event: server {server:.1}, client {client:.1}")
+        });
         [measure, cpu]
             .into_iter()
             .flatten()
