@@ -1,6 +1,7 @@
 //! The Rust client (`eventstream::client`) against the real server binary: exactly-once publish
-//! through lost replies and restarts, subscriptions resumed across server kills, and the durable
-//! consumer across a handler failure and a consumer process crash.
+//! through lost replies and restarts, unary and pipelined on a PublishStream, subscriptions
+//! resumed across server kills, and the durable consumer across a handler failure and a consumer
+//! process crash.
 
 mod common;
 
@@ -12,8 +13,8 @@ use std::time::Duration;
 use common::{ChildServer, TEST_RETRY, client_of, within};
 use eventstream::client::fault::LoseReplies;
 use eventstream::client::{
-    BoxError, Client, ClientError, DurableConsumer, RetryPolicy, RunUntil, StagedState, StartAt,
-    SubscribeOptions, Subscription, event,
+    BoxError, Client, ClientError, DurableConsumer, PUBLISHER_WINDOW, PendingPublish, Publisher,
+    RetryPolicy, RunUntil, StagedState, StartAt, SubscribeOptions, Subscription, event,
 };
 use eventstream::pb;
 
@@ -180,6 +181,148 @@ async fn a_publish_started_while_the_server_is_down_lands_once_it_is_back() {
         .await
         .expect("topic");
     assert_eq!(topic.next_offset, 3);
+}
+
+/// Sends each of `events` as a publish of its own on `publisher`, all before awaiting any.
+async fn send_each(
+    publisher: &Publisher,
+    topic: &str,
+    events: Vec<pb::EventData>,
+) -> Vec<PendingPublish> {
+    let mut pending = Vec::with_capacity(events.len());
+    for event in events {
+        pending.push(
+            within(publisher.send(topic, vec![event]))
+                .await
+                .expect("send"),
+        );
+    }
+    pending
+}
+
+/// The offset of each answered one-event publish, in the order sent.
+async fn answered_offsets(pending: Vec<PendingPublish>) -> Vec<u64> {
+    let mut offsets = Vec::with_capacity(pending.len());
+    for publish in pending {
+        let published = within(publish).await.expect("publish");
+        assert_eq!(published.len(), 1);
+        offsets.push(published[0].offset);
+    }
+    offsets
+}
+
+#[tokio::test]
+async fn a_publisher_pipelines_publishes_and_appends_them_in_the_order_sent() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = ChildServer::start(dir.path(), &[]).await;
+    let client = client_of(&server);
+    let publisher = client.publisher();
+    // More than a window, so some wait in the queue for answers.
+    let count = PUBLISHER_WINDOW + 500;
+    let pending = send_each(&publisher, "piped", numbered(0, count, 0)).await;
+    assert_eq!(
+        answered_offsets(pending).await,
+        (0..count as u64).collect::<Vec<_>>()
+    );
+
+    let mut subscription = client.subscribe(SubscribeOptions::new("piped").stop_at_end(true));
+    let events = take(&mut subscription, count).await;
+    for (n, event) in events.iter().enumerate() {
+        assert!(event.payload.starts_with(format!("event {n};").as_bytes()));
+    }
+}
+
+#[tokio::test]
+async fn a_publish_the_server_refuses_fails_alone_on_a_publisher() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = ChildServer::start(dir.path(), &[]).await;
+    let publisher = client_of(&server).publisher();
+    let first = within(publisher.send("refusals", numbered(0, 1, 0)))
+        .await
+        .expect("send");
+    let invalid = within(publisher.send("refusals", vec![event("", "no type")]))
+        .await
+        .expect("send");
+    let stale = within(publisher.send_request(pb::PublishRequest {
+        topic: "refusals".into(),
+        events: numbered(1, 1, 0),
+        expected_next_offset: Some(0),
+        ..Default::default()
+    }))
+    .await
+    .expect("send");
+    let last = within(publisher.send("refusals", numbered(1, 1, 0)))
+        .await
+        .expect("send");
+
+    assert_eq!(within(first).await.expect("first")[0].offset, 0);
+    let invalid = within(invalid).await;
+    assert!(
+        matches!(invalid, Err(ClientError::InvalidArgument(_))),
+        "{invalid:?}"
+    );
+    let stale = within(stale).await;
+    assert!(
+        matches!(stale, Err(ClientError::Conflict { .. })),
+        "{stale:?}"
+    );
+    assert_eq!(within(last).await.expect("last")[0].offset, 1);
+}
+
+#[tokio::test]
+async fn a_publisher_sends_unanswered_publishes_again_after_a_lost_reply() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = ChildServer::start(dir.path(), &[]).await;
+    let lose = LoseReplies::default();
+    let client = Client::builder(&format!("http://{}", server.addr))
+        .layer(lose.clone())
+        .publish_retry(RetryPolicy {
+            attempt_timeout: Duration::from_millis(300),
+            ..TEST_RETRY
+        })
+        .connect_lazy()
+        .expect("client");
+    within(client.create_topic("lossy", Default::default()))
+        .await
+        .expect("create");
+
+    lose.lose_next(1);
+    let publisher = client.publisher();
+    let pending = send_each(&publisher, "lossy", numbered(0, 3, 0)).await;
+    assert_eq!(answered_offsets(pending).await, [0, 1, 2]);
+    assert_eq!(lose.lost(), 1, "the first stream's replies were lost");
+    let topic = within(client.get_topic("lossy")).await.expect("topic");
+    assert_eq!(topic.next_offset, 3, "appended once");
+}
+
+#[tokio::test]
+async fn a_publisher_carries_on_across_a_server_kill_without_loss_or_duplicate() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = ChildServer::start(dir.path(), &[]).await;
+    let addr = server.addr;
+    let client = client_of(&server);
+    let publisher = client.publisher();
+    let before = send_each(&publisher, "killed", numbered(0, 2_000, 0)).await;
+    // Killed with publishes in flight: some appended and not answered, some not sent.
+    let mut before = before.into_iter();
+    let first = within(before.next().expect("a publish"))
+        .await
+        .expect("first");
+    assert_eq!(first[0].offset, 0);
+    server.kill().await;
+    // Sent while the server is down: queued behind those in flight until it is back.
+    let during = tokio::spawn({
+        let publisher = publisher.clone();
+        async move { send_each(&publisher, "killed", numbered(2_000, 100, 0)).await }
+    });
+    let server = ChildServer::start_at(addr, dir.path(), &[]).await;
+    let during = within(during).await.expect("sending task");
+
+    let offsets = answered_offsets(before.chain(during).collect()).await;
+    assert_eq!(offsets, (1..2_100).collect::<Vec<_>>());
+    let topic = within(client.get_topic("killed")).await.expect("topic");
+    assert_eq!(topic.next_offset, 2_100, "each publish appended once");
+    drop(server);
 }
 
 #[tokio::test]
