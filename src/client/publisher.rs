@@ -81,7 +81,7 @@ impl Publisher {
     pub(super) fn start(grpc: EventStreamServiceClient<Transport>, policy: RetryPolicy) -> Self {
         let (queue, queued) = mpsc::channel(QUEUED);
         tokio::spawn(
-            Stream {
+            PublishTask {
                 grpc,
                 policy,
                 in_flight: VecDeque::new(),
@@ -127,7 +127,7 @@ impl Publisher {
 }
 
 /// The task behind a [`Publisher`].
-struct Stream {
+struct PublishTask {
     grpc: EventStreamServiceClient<Transport>,
     policy: RetryPolicy,
     in_flight: VecDeque<InFlight>,
@@ -141,7 +141,7 @@ enum Stopped {
     Failed(Status),
 }
 
-impl Stream {
+impl PublishTask {
     async fn run(mut self, mut queued: mpsc::Receiver<Queued>) {
         let mut backoff = Backoff::new(self.policy.clone());
         loop {
