@@ -146,7 +146,8 @@ impl PublishTask {
         let mut backoff = Backoff::new(self.policy.clone());
         loop {
             if self.in_flight.is_empty() {
-                // No stream is kept open while there is nothing to publish.
+                // At the start, and after a failure answered every publish: the next stream is
+                // opened for the next publish.
                 match queued.recv().await {
                     Some(publish) => self.in_flight.push_back(InFlight {
                         publish,
