@@ -140,9 +140,7 @@ impl RecordBatch {
                 bytes.len()
             )));
         }
-        let base_offset = header.get_u64_le();
-        let count = header.get_u32_le();
-        let append_time = Timestamp(header.get_u64_le());
+        let (base_offset, count, append_time) = header_fields(header);
         let body = bytes.slice(HEADER_LEN..);
         let mut records = Records {
             rest: body.clone(),
@@ -314,10 +312,7 @@ impl EncodedBatch {
     /// The batch as [`RecordBatch::decode`] would return it, sharing its bytes, without the
     /// checks that stored bytes need: this build wrote them a moment ago.
     pub fn batch(&self) -> RecordBatch {
-        let mut header = &self.bytes[1 + 4 + 4..HEADER_LEN];
-        let base_offset = header.get_u64_le();
-        let count = header.get_u32_le();
-        let append_time = Timestamp(header.get_u64_le());
+        let (base_offset, count, append_time) = header_fields(&self.bytes[FIELDS_AT..HEADER_LEN]);
         let records_end = self.spans.last().map_or(HEADER_LEN, |span| span.end);
         RecordBatch {
             base_offset,
@@ -327,6 +322,18 @@ impl EncodedBatch {
             cursor_moves: self.bytes.slice(records_end..),
         }
     }
+}
+
+/// Where the header's fields after version, checksum and length begin.
+const FIELDS_AT: usize = 1 + 4 + 4;
+
+/// The base offset, count and append time of a header, read from [`FIELDS_AT`] on.
+fn header_fields(mut fields: &[u8]) -> (u64, u32, Timestamp) {
+    (
+        fields.get_u64_le(),
+        fields.get_u32_le(),
+        Timestamp(fields.get_u64_le()),
+    )
 }
 
 /// Checks that `moves` splits into whole cursor moves naming valid cursors.
