@@ -137,3 +137,43 @@ async fn idempotency_holds_per_request_on_the_stream() {
         "nothing of the conflicting request appended"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_an_idle_stream_with_unavailable_at_once() {
+    let mut server = TestServer::start().await;
+    let mut client = server.client().await;
+    let (outgoing, requests) = tokio::sync::mpsc::channel(1);
+    let mut responses =
+        within(client.publish_stream(tokio_stream::wrappers::ReceiverStream::new(requests)))
+            .await
+            .expect("open PublishStream")
+            .into_inner();
+    outgoing
+        .send(stream_request("orders", vec![event("Placed", "1")]))
+        .await
+        .expect("request sent");
+    let first = within(responses.next())
+        .await
+        .expect("a response")
+        .expect("no error");
+    assert_eq!(
+        results(first.outcome.as_ref().expect("outcome set"))[0].offset,
+        0
+    );
+
+    // Nothing in flight and the client's side still open: only the shutdown can end the call.
+    let started = std::time::Instant::now();
+    let ((), ended) = tokio::join!(server.shutdown(), within(responses.next()));
+    let status = ended
+        .expect("the call ends with a status")
+        .expect_err("an error status");
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    assert!(status.message().contains("shutting down"), "{status:?}");
+    // Well within the server's 5 s drain timeout, after which it would cut the call instead.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+    drop(outgoing);
+}

@@ -24,7 +24,7 @@ pub use group::{
 };
 pub use limits::Limit;
 pub use subscription::{Deliveries, Delivery, StartAt, SubscribeSpec};
-pub use topic::{PendingAppend, Visible};
+pub use topic::{PendingAppend, SubmitNow, Visible};
 
 use crate::config::FsyncPolicy;
 use crate::model::{
@@ -241,7 +241,7 @@ impl Broker {
         topic: &TopicName,
         publication: Publication,
     ) -> Result<Vec<AppendResult>, EngineError> {
-        self.submit(topic, publication).await?.outcome().await
+        self.submit(topic, publication).await?.await
     }
 
     /// Queues `publication` for appending to `topic`, all or nothing, without waiting for it to
@@ -252,6 +252,15 @@ impl Broker {
         publication: Publication,
     ) -> Result<PendingAppend, EngineError> {
         self.topic_for_use(topic).await?.submit(publication).await
+    }
+
+    /// [`Broker::submit`] if that need not wait: the topic exists and its writer's queue has
+    /// room.
+    pub fn submit_now(&self, topic: &TopicName, publication: Publication) -> SubmitNow {
+        match self.existing(topic) {
+            Some(handle) => handle.submit_now(publication),
+            None => SubmitNow::WouldWait(publication),
+        }
     }
 
     /// The cursor `name` stored with `topic`, as durably stored.
@@ -269,11 +278,7 @@ impl Broker {
         // The cursor may have been written but not yet be durable. A barrier through the writer
         // and the syncer, sent after the read, returns once everything the writer applied before
         // it is durable and readable: the cursor, and the events written with it.
-        handle
-            .submit(Publication::default())
-            .await?
-            .outcome()
-            .await?;
+        handle.submit(Publication::default()).await?.await?;
         cursor.ok_or_else(|| EngineError::CursorNotFound {
             topic: topic.clone(),
             cursor: name.clone(),

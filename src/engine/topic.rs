@@ -2,8 +2,11 @@
 //! place that changes the topic's log.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
@@ -67,10 +70,12 @@ pub struct PendingAppend {
     submitted: Instant,
 }
 
-impl PendingAppend {
-    /// Waits until the events are durable (or the append failed).
-    pub async fn outcome(self) -> Result<Vec<AppendResult>, EngineError> {
-        let outcome = match self.answer.await {
+/// Resolves once the events are durable (or the append failed).
+impl Future for PendingAppend {
+    type Output = Result<Vec<AppendResult>, EngineError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let outcome = match ready!(Pin::new(&mut self.answer).poll(cx)) {
             Ok(outcome) => outcome,
             Err(_) => Err(self.topic.writer_gone()),
         };
@@ -78,8 +83,18 @@ impl PendingAppend {
             .instruments
             .publish_seconds
             .record(self.submitted.elapsed());
-        outcome
+        Poll::Ready(outcome)
     }
+}
+
+/// What [`TopicHandle::submit_now`] did with a publication.
+pub enum SubmitNow {
+    /// Queued for the writer.
+    Queued(PendingAppend),
+    /// Refused: the writer is gone.
+    Refused(EngineError),
+    /// Given back: queueing it would have to wait.
+    WouldWait(Publication),
 }
 
 /// What a writer needs besides its log.
@@ -202,17 +217,35 @@ impl TopicHandle {
         self: &Arc<Self>,
         publication: Publication,
     ) -> Result<PendingAppend, EngineError> {
-        let submitted = Instant::now();
-        let (reply, answer) = oneshot::channel();
+        let (request, pending) = self.request(publication);
         self.appends
-            .send(AppendRequest { publication, reply })
+            .send(request)
             .await
             .map_err(|_| self.writer_gone())?;
-        Ok(PendingAppend {
+        Ok(pending)
+    }
+
+    /// [`TopicHandle::submit`] if the writer's queue has room, without waiting.
+    pub fn submit_now(self: &Arc<Self>, publication: Publication) -> SubmitNow {
+        let (request, pending) = self.request(publication);
+        match self.appends.try_send(request) {
+            Ok(()) => SubmitNow::Queued(pending),
+            Err(mpsc::error::TrySendError::Full(request)) => {
+                SubmitNow::WouldWait(request.publication)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => SubmitNow::Refused(self.writer_gone()),
+        }
+    }
+
+    /// The writer's request to append `publication`, and the append awaiting its answer.
+    fn request(self: &Arc<Self>, publication: Publication) -> (AppendRequest, PendingAppend) {
+        let (reply, answer) = oneshot::channel();
+        let pending = PendingAppend {
             topic: Arc::clone(self),
             answer,
-            submitted,
-        })
+            submitted: Instant::now(),
+        };
+        (AppendRequest { publication, reply }, pending)
     }
 
     /// Why the writer is not there: it only stops for a deletion or a shutdown.

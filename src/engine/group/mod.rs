@@ -623,11 +623,7 @@ impl Broker {
         let key = name.clone();
         tokio::task::spawn_blocking(move || log.put_group(&key, &stored)).await??;
         // The barrier makes the record durable with the topic's next group commit.
-        topic
-            .submit(Publication::default())
-            .await?
-            .outcome()
-            .await?;
+        topic.submit(Publication::default()).await?.await?;
         tracing::info!(topic = %topic.log().name(), group = %name, ack_floor, "consumer group created");
         Ok(record)
     }

@@ -958,11 +958,7 @@ async fn store(
         None => log.remove_group(&name).map(drop),
     })
     .await??;
-    topic
-        .submit(Publication::default())
-        .await?
-        .outcome()
-        .await?;
+    topic.submit(Publication::default()).await?.await?;
     Ok(())
 }
 
