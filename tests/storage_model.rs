@@ -270,6 +270,7 @@ fn run(ops: Vec<Op>) {
                         events: &events,
                         time,
                         cursors: &cursors,
+                        keys: None,
                     },
                 )
                 .expect("append");

@@ -398,6 +398,12 @@ impl Writer {
             .iter_mut()
             .filter_map(|p| p.appended.cursor.take())
             .collect();
+        // The group's new keys, as claimed: the log need not derive them from the events again.
+        let keys: Vec<(KeyHash, DedupEntry)> = claims
+            .dedup
+            .iter()
+            .map(|(hash, claimed)| (*hash, claimed.entry))
+            .collect();
         // Events, and the cursors moved with them, are durable in their segment file once
         // appended; cursors moved without events only in the index.
         let needs_index_sync = barrier || (events.is_empty() && !cursors.is_empty());
@@ -419,6 +425,7 @@ impl Writer {
                         events: &events,
                         time,
                         cursors: &cursors,
+                        keys: Some(keys),
                     },
                     |state| {
                         let _ = readable_tx.send(state);

@@ -173,6 +173,12 @@ fn batch_keys(events: &[Event], time: Timestamp) -> Result<Vec<(KeyHash, DedupEn
         .collect()
 }
 
+/// `keys` in offset order, to compare them.
+fn by_offset(mut keys: Vec<(KeyHash, DedupEntry)>) -> Vec<(KeyHash, DedupEntry)> {
+    keys.sort_by_key(|(_, entry)| entry.offset);
+    keys
+}
+
 /// `prefix`, then `offset`: the key of an entry about the batch (or range) starting there.
 fn offset_key(prefix: u8, offset: u64) -> [u8; 9] {
     let mut key = [prefix; 9];
@@ -298,6 +304,10 @@ pub struct Append<'a> {
     pub time: Timestamp,
     /// Cursors to move, with their new positions.
     pub cursors: &'a [(CursorName, u64)],
+    /// The entries of the events' idempotency keys if the caller has them already, in any
+    /// order: exactly what the log would otherwise derive from `events` (it checks that in debug
+    /// builds), without parsing each id and hashing each payload again.
+    pub keys: Option<Vec<(KeyHash, DedupEntry)>>,
 }
 
 /// The index writes of one append, applied one by one in the order given, the log's state
@@ -779,8 +789,22 @@ impl TopicLog {
                 append.time,
             ));
         }
-        let indexed = self
-            .index_batch(
+        let indexed = match append.keys {
+            Some(keys) => {
+                debug_assert_eq!(
+                    by_offset(keys.clone()),
+                    by_offset(batch_keys(append.events, append.time).unwrap_or_default()),
+                    "the caller's idempotency keys are the events' own"
+                );
+                Ok(keys)
+            }
+            None => {
+                batch_keys(append.events, append.time).map_err(|source| self.corrupt(base, source))
+            }
+        }
+        .and_then(|keys| {
+            writes.keys = keys;
+            self.index_batch(
                 &mut writes,
                 new_state,
                 location,
@@ -788,7 +812,8 @@ impl TopicLog {
                 (append.events, append.cursors),
                 &encoded,
             )
-            .and_then(|state| Ok((state, writes.finish(self, state)?)));
+        })
+        .and_then(|state| Ok((state, writes.finish(self, state)?)));
         match indexed {
             Ok((state, seal_now)) => {
                 if !read_before_indexed {
@@ -844,9 +869,9 @@ impl TopicLog {
     }
 
     /// Adds to `writes` every index entry of the record batch `encoded`, stored at `location`,
-    /// holding `events` (offsets from the state's end on) and `cursor_moves` appended at
-    /// `time`; returns the state after it. Everything here derives from the stored batch, which
-    /// is what lets start-up rebuild it.
+    /// holding `events` (offsets from the state's end on, their idempotency keys in `writes`
+    /// already) and `cursor_moves` appended at `time`; returns the state after it. Everything
+    /// here derives from the stored batch, which is what lets start-up rebuild it.
     fn index_batch(
         &self,
         writes: &mut InOrder,
@@ -869,7 +894,6 @@ impl TopicLog {
                 writes.insert(key_version_key(&event.key), version.to_le_bytes());
             }
         }
-        writes.keys = batch_keys(events, time).map_err(|source| self.corrupt(base, source))?;
         if !writes.keys.is_empty() {
             // Only a mark: start-up reads the keys from the batch itself. Writing them here
             // (56 bytes a key, up to hundreds of KiB a commit) cost keyed publishing a tenth of
@@ -893,7 +917,10 @@ impl TopicLog {
                 bytes,
                 spans: stored.spans().map_err(damaged)?,
             };
-            let mut writes = InOrder::default();
+            let mut writes = InOrder {
+                keys: batch_keys(&events, stored.append_time()).map_err(damaged)?,
+                ..InOrder::default()
+            };
             indexed = self.index_batch(
                 &mut writes,
                 indexed,
@@ -1591,6 +1618,7 @@ mod tests {
             events,
             time: Timestamp(10),
             cursors: &[],
+            keys: None,
         };
         assert!(log.append(state, append(&unindexable)).is_err());
         assert!(matches!(
@@ -1610,6 +1638,7 @@ mod tests {
             events: &events,
             time: Timestamp(10),
             cursors: &[],
+            keys: None,
         };
         let state = log.append(log.state().unwrap(), append).unwrap();
         let offsets =
@@ -1634,6 +1663,7 @@ mod tests {
             events,
             time: Timestamp(time),
             cursors: &[],
+            keys: None,
         };
         let state = log
             .append(log.state().unwrap(), append(&first, 10))
@@ -1694,6 +1724,7 @@ mod tests {
                 events: &events,
                 time: Timestamp(10 + offset),
                 cursors: &[],
+                keys: None,
             };
             state = log.append(state, append).unwrap();
         }
