@@ -91,6 +91,10 @@ impl Stream for PublishStream {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        // Answers first: reading takes the connection's lock, once per wake-up is enough.
+        if let Poll::Ready(response) = this.answer(cx) {
+            return Poll::Ready(response);
+        }
         this.read(cx);
         this.answer(cx)
     }
