@@ -558,8 +558,7 @@ impl Writer {
         let window_start = now.saturating_sub(self.log.meta().config.dedup_window);
         let mut results = Vec::with_capacity(events.len());
         let mut new_events = Vec::with_capacity(events.len());
-        // This request's own keys, each with the index of its event's result.
-        let mut own_entries: KeyHashMap<(DedupEntry, usize)> = KeyHashMap::default();
+
         // Duplicates of this request's own events, and the results they take the version of.
         let mut own_duplicates = Vec::new();
         // The stored originals of this request's duplicates last read from the log.
@@ -576,6 +575,9 @@ impl Writer {
             .collect();
         // Every key's stored entry, looked up together: one index lock, overlapping misses.
         let hashes: Vec<KeyHash> = keyed.iter().flatten().map(|(hash, _)| *hash).collect();
+        // This request's own keys, each with the index of its event's result.
+        let mut own_entries: KeyHashMap<(DedupEntry, usize)> =
+            KeyHashMap::with_capacity_and_hasher(hashes.len(), Default::default());
         let mut stored = self.log.dedup_entries(&hashes, window_start)?.into_iter();
         for (event, keyed) in events.into_iter().zip(keyed) {
             if let Some((hash, print)) = keyed {
