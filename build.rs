@@ -19,6 +19,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ".eventstream.v1.SubscribeResponse",
             "crate::api::pb::SubscribeResponse",
         )
+        // Hand-written so the server encodes its results as they are: src/api/publish_response.rs
+        .extern_path(
+            ".eventstream.v1.PublishResponse",
+            "crate::api::pb::PublishResponse",
+        )
         // Likewise, for ConsumeResponse: src/api/consume_response.rs
         .extern_path(
             ".eventstream.v1.ConsumeResponse",

@@ -8,9 +8,9 @@ use super::pb;
 mod group;
 use crate::engine::{Delivery, MAX_IN_FLIGHT, StartAt, SubscribeSpec};
 use crate::model::{
-    AppendResult, Cursor, CursorName, CursorUpdate, Expectation, InvalidTopicName,
-    MAX_IDEMPOTENCY_KEY_BYTES, MAX_KEY_BYTES, MAX_TOPIC_NAME_LEN, NewEvent, Publication, Timestamp,
-    TopicConfig, TopicInfo, TopicName, id_text, to_proto_time,
+    Cursor, CursorName, CursorUpdate, Expectation, InvalidTopicName, MAX_IDEMPOTENCY_KEY_BYTES,
+    MAX_KEY_BYTES, MAX_TOPIC_NAME_LEN, NewEvent, Publication, Timestamp, TopicConfig, TopicInfo,
+    TopicName, to_proto_time,
 };
 pub use group::{Join, group_name, join, new_group, reset_target, settlement};
 
@@ -355,18 +355,6 @@ impl From<TopicInfo> for pb::Topic {
             next_offset: info.bounds.next_offset,
             size_bytes: info.bounds.size_bytes,
             create_time: Some(to_proto_time(info.create_time)),
-        }
-    }
-}
-
-impl From<AppendResult> for pb::PublishResult {
-    fn from(result: AppendResult) -> Self {
-        Self {
-            offset: result.offset,
-            id: id_text(result.id),
-            time: Some(to_proto_time(result.time)),
-            duplicate: result.duplicate,
-            key_version: result.key_version,
         }
     }
 }

@@ -6,6 +6,7 @@ mod consume_response;
 pub mod convert;
 mod identity;
 mod observe;
+mod publish_response;
 mod publish_stream;
 pub mod request_limit;
 pub mod standard;
@@ -26,6 +27,7 @@ use crate::model::TopicName;
 pub mod pb {
     tonic::include_proto!("eventstream.v1");
     pub use super::consume_response::ConsumeResponse;
+    pub use super::publish_response::PublishResponse;
     pub use super::subscribe_response::SubscribeResponse;
 
     /// The encoded `FileDescriptorSet` of the API and its imports, served by reflection.
@@ -74,9 +76,7 @@ impl pb::event_stream_service_server::EventStreamService for EventStreamApi {
         // The cursor a publication may move is stored with this topic: publish covers it.
         caller.authorize(Permission::Publish, &topic)?;
         let results = self.broker.publish(&topic, publication).await?;
-        Ok(Response::new(pb::PublishResponse {
-            results: results.into_iter().map(Into::into).collect(),
-        }))
+        Ok(Response::new(pb::PublishResponse::from_appended(results)))
     }
 
     type PublishStreamStream = publish_stream::Responses;

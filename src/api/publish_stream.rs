@@ -174,9 +174,7 @@ impl PublishStream {
         use pb::publish_stream_response::Outcome;
         let outcome = match self.in_flight.front_mut() {
             Some(Submitted::Accepted(pending)) => match ready!(Pin::new(pending).poll(cx)) {
-                Ok(results) => Outcome::Response(pb::PublishResponse {
-                    results: results.into_iter().map(Into::into).collect(),
-                }),
+                Ok(results) => Outcome::Response(pb::PublishResponse::from_appended(results)),
                 Err(error) => Outcome::Error(Status::from(error).into()),
             },
             Some(Submitted::Rejected(error)) => Outcome::Error(std::mem::take(error)),
