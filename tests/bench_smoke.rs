@@ -15,6 +15,10 @@ async fn benchmark_smoke_run_prints_every_row() {
             notes.contains("CPU µs/event: server "),
             "no server CPU per event in {row:?}"
         );
+        assert!(
+            notes.contains("host steal up to "),
+            "no host steal in {row:?}"
+        );
     }
 }
 

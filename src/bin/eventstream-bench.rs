@@ -114,6 +114,9 @@ struct Sample {
     /// Server and client CPU time per event, in µs: steadier than the rate on a machine whose
     /// speed drifts, and they tell what a faster rate would take of its cores.
     cpu_micros_per_event: Option<(f64, f64)>,
+    /// The share of the machine's CPU time its host took for other guests (`/proc/stat`'s
+    /// steal), in percent: rates fall with it, so a table says what it ran through.
+    steal_percent: Option<f64>,
 }
 
 /// A server child process on a fresh data directory.
@@ -131,11 +134,38 @@ struct CpuMeter {
     mark: std::sync::Mutex<(Instant, CpuUse)>,
 }
 
-/// CPU time used by the server and by this benchmark.
+/// CPU time used by the server and by this benchmark, and the machine's ticks.
 #[derive(Clone, Copy, Default)]
 struct CpuUse {
     server: Duration,
     client: Duration,
+    machine: MachineTicks,
+}
+
+/// The machine's CPU time so far, in clock ticks over all CPUs: in all, and stolen by the host.
+#[derive(Clone, Copy, Default)]
+struct MachineTicks {
+    all: u64,
+    stolen: u64,
+}
+
+impl MachineTicks {
+    /// From the first line of /proc/stat: user, nice, system, idle, iowait, irq, softirq, steal.
+    fn now() -> Option<Self> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()?
+            .strip_prefix("cpu ")?
+            .split_whitespace()
+            .take(8)
+            .map(|field| field.parse().ok())
+            .collect::<Option<_>>()?;
+        Some(Self {
+            all: ticks.iter().sum(),
+            stolen: *ticks.get(7)?,
+        })
+    }
 }
 
 impl CpuMeter {
@@ -154,6 +184,7 @@ impl CpuMeter {
         Some(CpuUse {
             server: cpu_time(self.server?)?,
             client: cpu_time(std::process::id())?,
+            machine: MachineTicks::now()?,
         })
     }
 
@@ -185,6 +216,18 @@ impl CpuMeter {
             per_event(now.server, before.server)?,
             per_event(now.client, before.client)?,
         ))
+    }
+
+    /// The percentage of the machine's CPU time stolen by its host since the mark.
+    fn steal_percent(&self) -> Option<f64> {
+        let (_, before) = *self
+            .mark
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = MachineTicks::now()?;
+        let all = now.all.checked_sub(before.machine.all)?;
+        let stolen = now.stolen.checked_sub(before.machine.stolen)?;
+        (all > 0).then(|| stolen as f64 * 100.0 / all as f64)
     }
 }
 
@@ -877,6 +920,7 @@ fn sample(server: &Server, events_per_sec: f64) -> Sample {
         peak_rss: peak_rss(&server.child),
         disk_per_event: None,
         cpu_micros_per_event: server.cpu.micros_per_event(events_per_sec),
+        steal_percent: server.cpu.steal_percent(),
     }
 }
 
@@ -899,6 +943,8 @@ struct Summary {
     disk_per_event: Option<f64>,
     /// Median server and client CPU time per event, in µs.
     cpu_micros_per_event: Option<(f64, f64)>,
+    /// The most CPU time the host stole in one run, in percent.
+    steal_percent: Option<f64>,
 }
 
 impl Summary {
@@ -932,6 +978,10 @@ impl Summary {
                         median_range(cpu.iter().map(|c| c.1).collect()).0,
                     )
                 }),
+            steal_percent: samples
+                .iter()
+                .filter_map(|s| s.steal_percent)
+                .max_by(f64::total_cmp),
         }
     }
 
@@ -946,7 +996,10 @@ impl Summary {
         let cpu = self.cpu_micros_per_event.map(|(server, client)| {
             format!("CPU µs/event: server {server:.1}, client {client:.1}")
         });
-        [measure, cpu]
+        let steal = self
+            .steal_percent
+            .map(|steal| format!("host steal up to {steal:.0} %"));
+        [measure, cpu, steal]
             .into_iter()
             .flatten()
             .collect::<Vec<_>>()
@@ -1089,6 +1142,7 @@ mod jetstream {
             peak_rss: peak_rss(&server.child),
             disk_per_event: None,
             cpu_micros_per_event: server.cpu.micros_per_event(events_per_sec),
+            steal_percent: server.cpu.steal_percent(),
         }
     }
 
