@@ -72,6 +72,7 @@ enum Input {
 /// be created).
 type Waiting = Pin<Box<dyn Future<Output = Result<PendingAppend, EngineError>> + Send>>;
 
+/// One call's responses, which read and submit its requests as they are polled.
 struct PublishStream {
     broker: Arc<Broker>,
     caller: Caller,
